@@ -1,0 +1,18 @@
+// The list of sub-commands and the top-level help.
+import type { Command } from './command.js';
+import { backendsCommand } from './backends.js';
+import { setupCommand } from './setup.js';
+
+export const COMMANDS: readonly Command[] = [backendsCommand, setupCommand];
+
+export function usage(): string {
+  const width = Math.max(...COMMANDS.map((c) => c.synopsis.length));
+  return [
+    'attend — sequence models (RNN, LSTM, GRU, attention, Transformer) on TensorFlow.js',
+    '',
+    'Usage: attend <command> [options]      (attend <command> --help for its options)',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.synopsis.padEnd(width)}  ${c.summary}`),
+  ].join('\n');
+}

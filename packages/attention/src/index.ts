@@ -1,0 +1,2 @@
+// @attend/attention — public API (filled in by its issue).
+export const PACKAGE = '@attend/attention';

@@ -1,0 +1,27 @@
+// @attend/core — the public API: typed errors, seeded randomness, backend selection (browser-safe).
+import './gradients.js';
+export {
+  AttendError,
+  BackendError,
+  ConfigError,
+  DataError,
+  ShapeError,
+  assertInt,
+  assertNumber,
+  assertShape,
+  withDefaults,
+} from './errors.js';
+export { Rng, hashSeed, type RngState } from './random.js';
+export {
+  BACKEND_NAMES,
+  parseBackendName,
+  selectBackend,
+  selectFrom,
+  cpuCandidate,
+  wasmCandidate,
+  type BackendCandidate,
+  type BackendName,
+  type BackendSelection,
+  type SelectBackendOptions,
+} from './backend.js';
+export { registerWasmGapKernels, WASM_GAP_KERNELS } from './wasm-kernels.js';

@@ -1,0 +1,2 @@
+// @attend/tokenizers — public API (filled in by its issue).
+export const PACKAGE = '@attend/tokenizers';

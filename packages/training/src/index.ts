@@ -1,0 +1,2 @@
+// @attend/training — public API (filled in by its issue).
+export const PACKAGE = '@attend/training';
