@@ -1,0 +1,36 @@
+// apps/bench entry: `pnpm bench <name>`. Every benchmark prints ratios against a baseline measured
+// in the same run (never a timed test), and writes its results as JSON under bench-results/.
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { benchMatmul, formatMatmul } from './matmul.js';
+
+const BENCHES: Record<string, { summary: string; run: () => Promise<{ text: string; json: unknown }> }> = {
+  matmul: {
+    summary: 'GFLOP/s of a float32 matMul on every backend that loads here (baseline: cpu)',
+    async run() {
+      const r = await benchMatmul();
+      return { text: formatMatmul(r), json: r };
+    },
+  },
+};
+
+function usage(): string {
+  return ['Usage: pnpm bench <name>', '', 'Benchmarks:', ...Object.entries(BENCHES).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`)].join('\n');
+}
+
+const name = process.argv[2];
+if (!name || name === '--help' || name === '-h') {
+  console.log(usage());
+  process.exitCode = name ? 0 : 1;
+} else if (!BENCHES[name]) {
+  console.error(`bench: unknown benchmark "${name}"\n\n${usage()}`);
+  process.exitCode = 2;
+} else {
+  const { text, json } = await BENCHES[name].run();
+  console.log(text);
+  const dir = join(process.cwd(), 'bench-results');
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, `${JSON.stringify({ bench: name, date: new Date().toISOString(), node: process.version, results: json }, null, 2)}\n`);
+  console.log(`\nwrote ${file}`);
+}
