@@ -1,0 +1,3 @@
+import { attendVitestConfig } from '@attend/vitest-config';
+
+export default attendVitestConfig();
