@@ -1,2 +1,49 @@
-// @attend/recurrent — public API (filled in by its issue).
-export const PACKAGE = '@attend/recurrent';
+// @attend/recurrent — vanilla RNN, LSTM and GRU cells exactly as taught, sequence layers with
+// masks, stacks, bidirectional wrappers, embeddings and a character language model.
+// Importing @attend/core (which every file here does) registers tfjs's gradients.
+export { CELL_KINDS, ACTIVATIONS, BaseCell, type Activation, type CellKind, type RecurrentCell, type StepFn } from './cell.js';
+export { SimpleRNNCell, DEFAULT_SIMPLE_RNN_CELL, type SimpleRNNCellConfig } from './simple-rnn.js';
+export { LSTMCell, DEFAULT_LSTM_CELL, LSTM_GATE_ORDER, type LSTMCellConfig } from './lstm.js';
+export { GRUCell, DEFAULT_GRU_CELL, GRU_GATE_ORDER, type GRUCellConfig } from './gru.js';
+export {
+  RNNLayer,
+  DEFAULT_RNN_LAYER,
+  createCell,
+  type RNNLayerConfig,
+  type SequenceLayer,
+  type SequenceOptions,
+  type SequenceResult,
+  type StepResult,
+} from './rnn-layer.js';
+export {
+  Bidirectional,
+  DEFAULT_BIDIRECTIONAL,
+  MERGE_MODES,
+  reverseSequences,
+  type BidirectionalConfig,
+  type MergeMode,
+} from './bidirectional.js';
+export { StackedRNN, DEFAULT_STACKED_RNN, type StackedRNNConfig } from './stacked.js';
+export {
+  Embedding,
+  DEFAULT_EMBEDDING,
+  alignWord2Vec,
+  loadWord2VecText,
+  parseWord2VecText,
+  type AlignOptions,
+  type AlignedVectors,
+  type EmbeddingConfig,
+  type PretrainedMatrix,
+  type Word2Vec,
+} from './embedding.js';
+export {
+  RNNLanguageModel,
+  DEFAULT_RNN_LANGUAGE_MODEL,
+  type LogitsOptions,
+  type RNNLanguageModelConfig,
+  type SampleOptions,
+} from './language-model.js';
+export { sampleIndex, sampleToken, samplingDistribution, type SamplingOptions } from './sampling.js';
+export { zeroState, type CellState, type RNNState } from './state.js';
+export { glorotUniform, orthogonal, orthogonalBlocks } from './init.js';
+export type { SetWeightsOptions } from './weights.js';

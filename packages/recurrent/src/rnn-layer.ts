@@ -1,0 +1,230 @@
+// The sequence layer: one cell run over time.
+//   1. the input half of every gate for ALL timesteps in one matmul: [B·T, D] × [D, k·H]
+//   2. per step, only the recurrent part (all gates in one matmul; two for the taught GRU)
+//   3. a mask [B, T] (1 = real token, 0 = padding): at padded steps the state is carried through
+//      unchanged and the output is zero, so padding never changes the results at real positions
+//      nor the final state (which is the state after each sequence's last real token).
+// Also the one-step API, `step(x_t, state)`, so generation costs O(1) per token, and the cell
+// factory `createCell`.
+import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError, ShapeError, assertInt } from '@attend/core';
+import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind, type RecurrentCell } from './cell.js';
+import { assertChoice, configure } from './config.js';
+import { GRUCell } from './gru.js';
+import { LSTMCell } from './lstm.js';
+import { SimpleRNNCell } from './simple-rnn.js';
+import { cellStateAt, checkState, joinCellStates, type CellState, type RNNState } from './state.js';
+import { assignWeights, countParams, prefixed, type SetWeightsOptions } from './weights.js';
+
+/** Options of a full-sequence pass. */
+export interface SequenceOptions<R extends boolean = boolean> {
+  /** The state before the first step (default zeros). Not disposed: it stays yours. */
+  initialState?: RNNState;
+  /** `[B, T]`, 1 = real token, 0 = padding (any numeric dtype). Default: all real. */
+  mask?: tf.Tensor2D;
+  /** Return every step's output `[B, T, H]` (default true), or only the last real one `[B, H]`. */
+  returnSequences?: R;
+  /** Training mode: enables dropout in stacks (default false). */
+  training?: boolean;
+}
+
+/** The result of a full-sequence pass: fresh tensors, all yours to dispose (`tf.dispose(result)` works: a plain tensor container). */
+export type SequenceResult<R extends boolean = true> = {
+  /** `[B, T, H]` with `returnSequences` (zeros at padded steps), else `[B, H]`. */
+  output: R extends false ? tf.Tensor2D : tf.Tensor3D;
+  /** The final state (after each sequence's last real token). */
+  state: RNNState;
+};
+
+/** The result of one step: fresh tensors, all yours to dispose. */
+export type StepResult = {
+  /** `[B, H]`: this step's output. */
+  y: tf.Tensor2D;
+  state: RNNState;
+};
+
+/** What layers, bidirectional wrappers and stacks have in common. */
+export interface SequenceLayer {
+  /** Input features D. */
+  readonly inputSize: number;
+  /** Output features (H; 2H for a concatenating bidirectional layer). */
+  readonly outputSize: number;
+  /** Hidden units H per direction. */
+  readonly hidden: number;
+  /** Entries in this layer's `RNNState` lists (1 per layer and direction). */
+  readonly stateSlots: number;
+  /** Whether the state has `c` (LSTM). */
+  readonly hasCellState: boolean;
+  forward(x: tf.Tensor3D, options?: SequenceOptions<true>): SequenceResult<true>;
+  forward(x: tf.Tensor3D, options: SequenceOptions<false>): SequenceResult<false>;
+  forward(x: tf.Tensor3D, options?: SequenceOptions): SequenceResult<boolean>;
+  /** One timestep: `x_t` `[B, D]` → `{ y [B, H], state }`. `state` defaults to zeros. */
+  step(x: tf.Tensor2D, state?: RNNState): StepResult;
+  /** Zeros for a batch of `batch`; you own them. */
+  initialState(batch: number): RNNState;
+  variables(): Record<string, tf.Variable>;
+  setWeights(record: Record<string, tf.Tensor>, options?: SetWeightsOptions): void;
+  paramCount(): number;
+  dispose(): void;
+}
+
+export interface RNNLayerConfig {
+  /** `'rnn'` (vanilla), `'lstm'` or `'gru'`. */
+  cell: CellKind;
+  /** D: input features. */
+  inputSize: number;
+  /** H: hidden units. */
+  hidden: number;
+  /** Vanilla RNN nonlinearity (default `'tanh'`; rnn only). */
+  activation?: Activation;
+  /** GRU reset-after variant (default false; gru only). */
+  resetAfter?: boolean;
+  /** LSTM forget-gate bias init (default 1; lstm only). */
+  forgetBias?: number;
+  /** Weight seed (default 0). */
+  seed?: number;
+}
+
+export const DEFAULT_RNN_LAYER = { activation: 'tanh' as Activation, resetAfter: false, forgetBias: 1, seed: 0 };
+
+/** Builds the cell a layer config names. Options that do not apply to the cell type must stay at their defaults. */
+export function createCell(config: RNNLayerConfig, what = 'createCell'): RecurrentCell {
+  const c = configure<Required<RNNLayerConfig>>(what, DEFAULT_RNN_LAYER, ['cell', 'inputSize', 'hidden'], config);
+  assertChoice(`${what}.cell`, c.cell, CELL_KINDS);
+  assertChoice(`${what}.activation`, c.activation, ACTIVATIONS);
+  const unused = (key: keyof typeof DEFAULT_RNN_LAYER) => {
+    if (c[key] !== DEFAULT_RNN_LAYER[key]) {
+      throw new ConfigError(`${what}.${key}: does not apply to cell "${c.cell}" (got ${JSON.stringify(c[key])}); remove it`);
+    }
+  };
+  switch (c.cell) {
+    case 'rnn':
+      unused('resetAfter');
+      unused('forgetBias');
+      return new SimpleRNNCell({ inputSize: c.inputSize, hidden: c.hidden, activation: c.activation, seed: c.seed });
+    case 'lstm':
+      unused('activation');
+      unused('resetAfter');
+      return new LSTMCell({ inputSize: c.inputSize, hidden: c.hidden, forgetBias: c.forgetBias, seed: c.seed });
+    case 'gru':
+      unused('activation');
+      unused('forgetBias');
+      return new GRUCell({ inputSize: c.inputSize, hidden: c.hidden, resetAfter: c.resetAfter, seed: c.seed });
+    default:
+      throw new ConfigError(`Unknown cell type: ${String(c.cell)}`);
+  }
+}
+
+/** Checks `x` `[B, T, D]` and `mask` `[B, T]`; returns `[B, T]`. */
+export function checkSequenceInput(what: string, x: tf.Tensor, inputSize: number, mask?: tf.Tensor): [number, number] {
+  if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== inputSize) {
+    const got = x instanceof tf.Tensor ? `[${x.shape.join(', ')}]` : String(x);
+    throw new ShapeError(`${what}: expected x of shape [B, T, ${inputSize}], got ${got}`);
+  }
+  const [B, T] = x.shape as [number, number, number];
+  if (T < 1) throw new ShapeError(`${what}: expected at least one timestep, got T = 0`);
+  if (mask !== undefined && (!(mask instanceof tf.Tensor) || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== T)) {
+    const got = mask instanceof tf.Tensor ? `[${mask.shape.join(', ')}]` : String(mask);
+    throw new ShapeError(`${what}: expected mask of shape [${B}, ${T}] (1 = real token, 0 = padding), got ${got}`);
+  }
+  return [B, T];
+}
+
+/** A cell run over time. Variables are named `<cell>/<weight>`, e.g. `lstm/W_x`. */
+export class RNNLayer implements SequenceLayer {
+  readonly cell: RecurrentCell;
+  readonly stateSlots = 1;
+
+  /** From a layer config, or around an existing cell (which the layer then owns). */
+  constructor(config: RNNLayerConfig | RecurrentCell) {
+    this.cell = 'stepper' in config ? config : createCell(config, 'RNNLayer');
+  }
+
+  get inputSize(): number {
+    return this.cell.inputSize;
+  }
+  get hidden(): number {
+    return this.cell.hidden;
+  }
+  get outputSize(): number {
+    return this.cell.hidden;
+  }
+  get hasCellState(): boolean {
+    return this.cell.hasCellState;
+  }
+
+  forward(x: tf.Tensor3D, options?: SequenceOptions<true>): SequenceResult<true>;
+  forward(x: tf.Tensor3D, options: SequenceOptions<false>): SequenceResult<false>;
+  forward(x: tf.Tensor3D, options?: SequenceOptions): SequenceResult<boolean>;
+  forward(x: tf.Tensor3D, options: SequenceOptions = {}): SequenceResult<boolean> {
+    const { initialState, mask, returnSequences = true } = options;
+    const [B, T] = checkSequenceInput('RNNLayer.forward', x, this.inputSize, mask);
+    const H = this.hidden;
+    if (initialState) checkState('RNNLayer.forward initialState', initialState, 1, B, H, this.hasCellState);
+    return tf.tidy(() => {
+      const D = this.inputSize;
+      const kH = this.cell.gates * H;
+      const xp = tf.reshape(this.cell.projectInput(tf.reshape(x, [B * T, D])), [B, T, kH]); // [B, T, kH]
+      const xs = tf.unstack(xp, 1) as tf.Tensor2D[]; // T × [B, kH]
+      const ms = mask ? (tf.unstack(tf.reshape(tf.cast(mask, 'float32'), [B, T, 1]), 1) as tf.Tensor2D[]) : undefined; // T × [B, 1]
+      const step = this.cell.stepper();
+      let state: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
+      const ys: tf.Tensor2D[] = [];
+      for (let t = 0; t < T; t++) {
+        const next = step(xs[t]!, state);
+        if (ms) {
+          const m = ms[t]!; // [B, 1]
+          state = carry(m, next, state);
+          ys.push(tf.mul(next.h, m));
+        } else {
+          state = next;
+          ys.push(next.h);
+        }
+      }
+      const output = returnSequences ? (tf.stack(ys, 1) as tf.Tensor3D) : tf.clone(state.h); // [B, T, H] | [B, H]
+      return { output, state: joinCellStates([state]) };
+    }) as SequenceResult<boolean>;
+  }
+
+  step(x: tf.Tensor2D, state?: RNNState): StepResult {
+    if (!(x instanceof tf.Tensor) || x.rank !== 2 || x.shape[1] !== this.inputSize) {
+      const got = x instanceof tf.Tensor ? `[${x.shape.join(', ')}]` : String(x);
+      throw new ShapeError(`RNNLayer.step: expected x_t of shape [B, ${this.inputSize}], got ${got}`);
+    }
+    const B = x.shape[0];
+    if (state) checkState('RNNLayer.step state', state, 1, B, this.hidden, this.hasCellState);
+    return tf.tidy(() => {
+      const prev = state ? cellStateAt(state, 0) : this.cell.zeroState(B);
+      const next = this.cell.stepper()(this.cell.projectInput(x), prev);
+      return { y: tf.clone(next.h), state: joinCellStates([next]) };
+    });
+  }
+
+  initialState(batch: number): RNNState {
+    assertInt('RNNLayer.initialState batch', batch);
+    return joinCellStates([this.cell.zeroState(batch)]);
+  }
+
+  variables(): Record<string, tf.Variable> {
+    return prefixed(this.cell.kind, this.cell.variables());
+  }
+
+  setWeights(record: Record<string, tf.Tensor>, options?: SetWeightsOptions): void {
+    assignWeights('RNNLayer', this.variables(), record, options);
+  }
+
+  paramCount(): number {
+    return countParams(this.variables());
+  }
+
+  dispose(): void {
+    this.cell.dispose();
+  }
+}
+
+/** Masked update: the new state where `m` = 1, the previous one where `m` = 0. `m` is `[B, 1]`. */
+function carry(m: tf.Tensor2D, next: CellState, prev: CellState): CellState {
+  const keep = tf.sub(1, m); // [B, 1]
+  const mix = (a: tf.Tensor2D, b: tf.Tensor2D) => tf.add(tf.mul(m, a), tf.mul(keep, b)) as tf.Tensor2D;
+  return next.c ? { h: mix(next.h, prev.h), c: mix(next.c, prev.c!) } : { h: mix(next.h, prev.h) };
+}
