@@ -1,2 +1,21 @@
-// @attend/tokenizers — public API (filled in by its issue).
-export const PACKAGE = '@attend/tokenizers';
+// @attend/tokenizers — the public API: character and word tokenizers with [PAD] [BOS] [EOS] [UNK]
+// at ids 0..3, versioned JSON save/load. Browser-safe; file I/O is in `./node`.
+export { CharTokenizer, CharTokenizerBuilder, DEFAULT_CHAR_TOKENIZER_OPTIONS, type CharTokenizerOptions } from './char.js';
+export {
+  WordTokenizer,
+  WordTokenizerBuilder,
+  DEFAULT_WORD_TOKENIZER_OPTIONS,
+  splitWords,
+  type WordTokenizerOptions,
+} from './word.js';
+export { tokenizerFromJSON, isCharTokenizer, TOKENIZER_TYPES } from './factory.js';
+export { SPECIALS, SPECIAL_TOKENS, type Specials } from './specials.js';
+export type {
+  CharTokenizerJSON,
+  DecodeOptions,
+  EncodeOptions,
+  Tokenizer,
+  TokenizerJSON,
+  TokenizerType,
+  WordTokenizerJSON,
+} from './tokenizer.js';
