@@ -25,3 +25,4 @@ export {
   type SelectBackendOptions,
 } from './backend.js';
 export { registerWasmGapKernels, WASM_GAP_KERNELS } from './wasm-kernels.js';
+export { WASM_FAST_PATH_KERNELS } from './wasm-fast-paths.js';

@@ -6,6 +6,7 @@
 // UnsortedSegmentSum: it is the gradient of `gather`, i.e. of every embedding lookup.
 // Reference: tfjs-backend-cpu/src/kernels/UnsortedSegmentSum.ts (same semantics).
 import * as tf from '@tensorflow/tfjs-core';
+import { registerWasmFastPaths } from './wasm-fast-paths.js';
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` these kernels use. */
 interface WasmBackendLike {
@@ -47,8 +48,12 @@ function unsortedSegmentSum(args: {
 /** The kernel names this module adds to the `wasm` backend. */
 export const WASM_GAP_KERNELS: readonly string[] = ['UnsortedSegmentSum'];
 
-/** Registers the missing kernels for `wasm`; safe to call more than once. */
+/**
+ * Registers the missing kernels for `wasm` and replaces its slow paths (./wasm-fast-paths.ts);
+ * safe to call more than once.
+ */
 export function registerWasmGapKernels(): void {
+  registerWasmFastPaths();
   if (!tf.getKernel('UnsortedSegmentSum', 'wasm')) {
     tf.registerKernel({ kernelName: 'UnsortedSegmentSum', backendName: 'wasm', kernelFunc: unsortedSegmentSum as tf.KernelFunc });
   }

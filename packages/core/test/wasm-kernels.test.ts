@@ -2,7 +2,7 @@
 // gradient that needs it (gather → UnsortedSegmentSum). Run on wasm, and on tensorflow where set up.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { WASM_GAP_KERNELS } from '../src/index.js';
+import { WASM_FAST_PATH_KERNELS, WASM_GAP_KERNELS } from '../src/index.js';
 import { selectBackend } from '../src/node.js';
 
 const quiet = { log: false as const };
@@ -22,6 +22,54 @@ const cases: Record<string, () => tf.Tensor[]> = {
     tf.unsortedSegmentSum(tf.tensor2d([[1, 2], [3, 4], [5, 6], [7, 8], [9, 10]]), tf.tensor1d([2, 0, 2, -1, 5], 'int32'), 4),
   ],
   'UnsortedSegmentSum, int32 values': () => [tf.unsortedSegmentSum(tf.tensor1d([1, 2, 3, 4], 'int32'), tf.tensor1d([1, 1, 0, 1], 'int32'), 2)],
+  'Slice: contiguous, strided rank-2/3/4, and a scalar-sized box': () => {
+    const x = tf.reshape(tf.range(0, 2 * 3 * 4 * 5), [2, 3, 4, 5]);
+    return [
+      tf.slice(tf.reshape(x, [120]), [7], [30]),
+      tf.slice(tf.reshape(x, [6, 20]), [1, 3], [4, 9]),
+      tf.slice(tf.reshape(x, [6, 4, 5]), [2, 1, 0], [3, 2, 5]),
+      tf.slice(x, [1, 0, 2, 1], [1, 3, 2, 3]),
+      tf.slice(x, [0, 1, 0, 0], [2, 1, 4, 5]),
+      tf.slice(x, [1, 2, 3, 4], [1, 1, 1, 1]),
+    ];
+  },
+  'Unpack (unstack) along every axis, and SplitV (split) even and uneven': () => {
+    const x = tf.reshape(tf.range(0, 24, 1, 'int32'), [2, 3, 4]);
+    return [
+      ...tf.unstack(x, 0),
+      ...tf.unstack(x, 1),
+      ...tf.unstack(x, 2),
+      ...tf.split(tf.cast(x, 'float32'), 2, 2),
+      ...tf.split(tf.cast(x, 'float32'), [1, 2], 1),
+    ];
+  },
+  'BatchMatMul with every transpose combination, rank 2 and 3': () => {
+    const a = tf.reshape(tf.range(0, 24), [2, 3, 4]);
+    const b = tf.reshape(tf.range(-10, 14), [2, 4, 3]);
+    const a2 = tf.reshape(tf.range(0, 12), [3, 4]);
+    const b2 = tf.reshape(tf.range(0, 20), [5, 4]);
+    return [
+      tf.matMul(a, b),
+      tf.matMul(a, b, true, true),
+      tf.matMul(a, tf.transpose(b, [0, 2, 1]), false, true),
+      tf.matMul(tf.transpose(a, [0, 2, 1]), b, true, false),
+      tf.matMul(a2, b2, false, true),
+      tf.matMul(b2, a2, false, true),
+    ];
+  },
+  'gradients through split, unstack and transposed matMul (an LSTM step)': () => {
+    const x = tf.reshape(tf.sin(tf.range(0, 2 * 3 * 4)), [2, 3, 4]); // [B, T, D]
+    const W = tf.reshape(tf.cos(tf.range(0, 4 * 8)), [4, 8]); // [D, 4H], H = 2
+    const g = tf.grads((xx: tf.Tensor, ww: tf.Tensor) => {
+      let h = tf.zeros([2, 2]);
+      for (const xt of tf.unstack(xx, 1)) {
+        const [i, f, gg, o] = tf.split(tf.matMul(xt, ww), 4, 1);
+        h = tf.add(h, tf.mul(tf.sigmoid(i!), tf.tanh(tf.add(tf.mul(f!, gg!), o!))));
+      }
+      return tf.sum(tf.square(h));
+    })([x, W]);
+    return g;
+  },
   'gather gradient (embedding lookup), repeated and rank-2 indices': () => {
     const table = tf.tensor2d([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9], [1.0, 1.1, 1.2]]);
     const ids = tf.tensor2d([[0, 2, 2], [3, 0, 1]], [2, 3], 'int32');
@@ -31,10 +79,13 @@ const cases: Record<string, () => tf.Tensor[]> = {
   },
 };
 
-describe('kernels added to wasm match cpu', () => {
+describe('kernels added to (or replaced on) wasm match cpu', () => {
   it('lists exactly the kernels it registers', async () => {
     await selectBackend({ prefer: 'wasm', ...quiet });
     for (const k of WASM_GAP_KERNELS) expect(tf.getKernel(k, 'wasm')).toBeDefined();
+    for (const k of WASM_FAST_PATH_KERNELS) {
+      expect((tf.getKernel(k, 'wasm')!.kernelFunc as unknown as Record<symbol, boolean>)[Symbol.for('attend.wasmFastPath')]).toBe(true);
+    }
   });
 
   for (const [name, f] of Object.entries(cases)) {
@@ -48,11 +99,13 @@ describe('kernels added to wasm match cpu', () => {
 
   it('does not leak tensors on wasm', async () => {
     await selectBackend({ prefer: 'wasm', ...quiet });
-    const f = cases['gather gradient (embedding lookup), repeated and rank-2 indices']!;
-    tf.tidy(f).forEach((t) => t.dispose());
-    const before = tf.memory().numTensors;
-    for (let i = 0; i < 5; i++) tf.tidy(f).forEach((t) => t.dispose());
-    expect(tf.memory().numTensors).toBe(before);
+    for (const f of Object.values(cases)) {
+      tf.tidy(f).forEach((t) => t.dispose());
+      const before = tf.memory();
+      for (let i = 0; i < 3; i++) tf.tidy(f).forEach((t) => t.dispose());
+      expect(tf.memory().numTensors).toBe(before.numTensors);
+      expect(tf.memory().numBytes).toBe(before.numBytes);
+    }
   });
 });
 

@@ -2,8 +2,9 @@
 import type { Command } from './command.js';
 import { backendsCommand } from './backends.js';
 import { setupCommand } from './setup.js';
+import { trainCommand } from './train.js';
 
-export const COMMANDS: readonly Command[] = [backendsCommand, setupCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, backendsCommand, setupCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.synopsis.length));

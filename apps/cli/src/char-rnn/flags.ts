@@ -1,0 +1,137 @@
+// Flags of `attend train char-rnn`, their defaults, and how they become typed configs.
+import { CELL_KINDS, ACTIVATIONS, type RNNLanguageModelConfig } from '@attend/recurrent';
+import { choiceFlag, durationFlag, intFlag, numFlag, UsageError, type Options, type Values } from '../args.js';
+import { BACKEND_FLAG, BACKEND_HELP } from '../lib/backend.js';
+
+export const TRAIN_FLAGS = {
+  corpus: { type: 'string', multiple: true },
+  include: { type: 'string', multiple: true },
+  'allow-binary': { type: 'boolean' },
+  cell: { type: 'string' },
+  activation: { type: 'string' },
+  layers: { type: 'string' },
+  hidden: { type: 'string' },
+  embed: { type: 'string' },
+  'seq-len': { type: 'string' },
+  batch: { type: 'string' },
+  lr: { type: 'string' },
+  'min-lr': { type: 'string' },
+  warmup: { type: 'string' },
+  steps: { type: 'string' },
+  time: { type: 'string' },
+  dropout: { type: 'string' },
+  clip: { type: 'string' },
+  'eval-every': { type: 'string' },
+  'eval-batches': { type: 'string' },
+  'sample-at': { type: 'string' },
+  'sample-length': { type: 'string' },
+  temperature: { type: 'string' },
+  seed: { type: 'string' },
+  out: { type: 'string' },
+  resume: { type: 'boolean' },
+  config: { type: 'string' },
+  ...BACKEND_FLAG,
+} as const satisfies Options;
+
+export const TRAIN_HELP = `Usage: attend train char-rnn [options]
+
+Trains a character-level recurrent language model (Karpathy's char-rnn) and prints samples as it
+learns. With no --corpus it trains on the embedded default: Moby-Dick (public domain).
+
+Data
+  --corpus PATH      a text file or a directory (repeatable; default: the embedded Moby-Dick)
+  --include GLOB     with directories: which files, e.g. "**/*.c" (repeatable; default: all)
+  --allow-binary     train on files with NUL bytes or invalid UTF-8 instead of refusing them
+Model
+  --cell KIND        rnn | lstm | gru (default lstm)
+  --activation F     tanh | relu, for --cell rnn (default tanh)
+  --layers N         stacked recurrent layers (default 2)
+  --hidden N         units per layer (default 256)
+  --embed N          character embedding size (default 64)
+  --dropout P        dropout between layers, in [0, 1) (default 0)
+Training
+  --seq-len T        characters per training window (default 100)
+  --batch B          windows per step (default 32)
+  --lr X             peak learning rate, Adam (default 0.002)
+  --min-lr X         final learning rate of the cosine decay (default lr/10)
+  --warmup N         linear warm-up steps (default 100)
+  --steps N          total optimisation steps (default 2000 unless --time is given)
+  --time D           stop after a duration, e.g. 90s, 10m, 1h (with --steps: whichever comes first)
+  --clip X           global gradient-norm clipping threshold; 0 turns it off (default 1)
+  --eval-every N     validation (and checkpoint) every N steps (default 250)
+  --eval-batches N   validation batches per evaluation (default 20)
+  --sample-at LIST   steps after which to print a sample (default 100,300,500,700,1200,2000; also at the end)
+  --sample-length N  characters per sample (default 200)
+  --temperature T    sampling temperature of those samples (default 0.8)
+  --seed N           seed of initial weights, batches and samples (default 1337)
+Output
+  --out DIR          checkpoint directory (default runs/char-rnn)
+  --resume           continue the checkpoint in --out (same model, same data)
+  --config FILE      a JSON object of these flags, e.g. {"hidden": 512}; command-line flags win
+${BACKEND_HELP}
+
+Examples
+  attend train char-rnn --time 1m
+  attend train char-rnn --corpus ../shared/data/tinyshakespeare.txt --cell gru --steps 3000
+  attend train char-rnn --out runs/shakespeare --resume`;
+
+export interface TrainSettings {
+  model: Omit<RNNLanguageModelConfig, 'vocabSize'>;
+  seqLen: number;
+  batch: number;
+  lr: number;
+  minLr: number;
+  warmup: number;
+  steps?: number;
+  timeSeconds?: number;
+  clip: number;
+  evalEvery: number;
+  evalBatches: number;
+  sampleAt: number[];
+  sampleLength: number;
+  temperature: number;
+  seed: number;
+  out: string;
+}
+
+/** Turns the flag values into typed settings; every bad value is a UsageError naming the flag. */
+export function trainSettings(v: Values): TrainSettings {
+  const seed = intFlag('seed', v.seed, 1337, 0);
+  const cell = choiceFlag('cell', v.cell, CELL_KINDS, 'lstm');
+  const activation = choiceFlag('activation', v.activation, ACTIVATIONS, 'tanh');
+  if (cell !== 'rnn' && v.activation !== undefined) throw new UsageError(`--activation applies to --cell rnn only, got --cell ${cell}`);
+  const lr = numFlag('lr', v.lr, 2e-3, 0, 10);
+  if (lr === 0) throw new UsageError('--lr: expected a number > 0, got "0"');
+  const timeSeconds = durationFlag('time', v.time);
+  const steps = v.steps === undefined && timeSeconds !== undefined ? undefined : intFlag('steps', v.steps, 2000);
+  const sampleAt = v['sample-at'] === undefined
+    ? [100, 300, 500, 700, 1200, 2000]
+    : String(v['sample-at']).split(',').filter((s) => s.trim() !== '').map((s) => intFlag('sample-at', s.trim(), 0));
+  return {
+    model: {
+      cell,
+      activation,
+      layers: intFlag('layers', v.layers, 2),
+      hidden: intFlag('hidden', v.hidden, 256),
+      embed: intFlag('embed', v.embed, 64),
+      dropout: numFlag('dropout', v.dropout, 0, 0, 0.99),
+      resetAfter: false,
+      seed,
+    },
+    seqLen: intFlag('seq-len', v['seq-len'], 100),
+    batch: intFlag('batch', v.batch, 32),
+    lr,
+    minLr: numFlag('min-lr', v['min-lr'], lr / 10, 0, lr),
+    warmup: intFlag('warmup', v.warmup, 100, 0),
+    steps,
+    timeSeconds,
+    clip: numFlag('clip', v.clip, 1, 0),
+    evalEvery: intFlag('eval-every', v['eval-every'], 250),
+    evalBatches: intFlag('eval-batches', v['eval-batches'], 20),
+    sampleAt,
+    sampleLength: intFlag('sample-length', v['sample-length'], 200, 1),
+    temperature: numFlag('temperature', v.temperature, 0.8, 0.01, 10),
+    seed,
+    out: v.out === undefined ? 'runs/char-rnn' : String(v.out),
+  };
+}
