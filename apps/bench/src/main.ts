@@ -3,8 +3,16 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchMatmul, formatMatmul } from './matmul.js';
+import { benchCharRnn, parseCharRnnArgs } from './char-rnn.js';
 
-const BENCHES: Record<string, { summary: string; run: () => Promise<{ text: string; json: unknown }> }> = {
+// `pnpm bench …` runs in the workspace root; relative paths are the user's (pnpm passes INIT_CWD).
+if (process.env.npm_lifecycle_event === 'bench' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
+
+const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promise<{ text: string; json: unknown }> }> = {
+  'char-rnn': {
+    summary: 'quality: RNN, GRU and LSTM trained for the same time on tinyshakespeare (--budget 15m --cells rnn,gru,lstm)',
+    run: (argv) => benchCharRnn(parseCharRnnArgs(argv)),
+  },
   matmul: {
     summary: 'GFLOP/s of a float32 matMul on every backend that loads here (baseline: cpu)',
     async run() {
@@ -15,7 +23,7 @@ const BENCHES: Record<string, { summary: string; run: () => Promise<{ text: stri
 };
 
 function usage(): string {
-  return ['Usage: pnpm bench <name>', '', 'Benchmarks:', ...Object.entries(BENCHES).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`)].join('\n');
+  return ['Usage: pnpm bench <name> [options]', '', 'Benchmarks:', ...Object.entries(BENCHES).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`)].join('\n');
 }
 
 const name = process.argv[2];
@@ -26,7 +34,7 @@ if (!name || name === '--help' || name === '-h') {
   console.error(`bench: unknown benchmark "${name}"\n\n${usage()}`);
   process.exitCode = 2;
 } else {
-  const { text, json } = await BENCHES[name].run();
+  const { text, json } = await BENCHES[name].run(process.argv.slice(3));
   console.log(text);
   const dir = join(process.cwd(), 'bench-results');
   mkdirSync(dir, { recursive: true });

@@ -3,6 +3,10 @@ import { AttendError } from '@attend/core';
 import { COMMANDS, usage } from './commands/index.js';
 import { UsageError } from './args.js';
 
+// `pnpm attend …` runs in the workspace root; paths on the command line are relative to where the
+// user typed it (pnpm passes that as INIT_CWD).
+if (process.env.npm_lifecycle_event === 'attend' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
+
 async function main(argv: string[]): Promise<number> {
   const [name, ...rest] = argv;
   if (name === undefined || name === '--help' || name === '-h' || name === 'help') {

@@ -3,7 +3,7 @@
 // same window shifted by one. Seeded with `Rng` from @attend/core, whose state a checkpoint can
 // save so that a resumed run draws exactly the batches an uninterrupted one would have.
 // `sequentialBatches` walks a split in order instead, for validation loss over all of it.
-import { ConfigError, DataError, Rng, assertInt, type RngState } from '@attend/core';
+import { ConfigError, DataError, Rng, assertInt, type RngState } from '@attend/core/base';
 import type { TokenIds } from './split.js';
 
 /** One batch: `inputs` and `targets` are row-major `[batchSize, seqLen]`. */

@@ -1,6 +1,6 @@
 // Is a corpus long enough to train on? One window of a language-model batch is seqLen + 1 ids
 // (seqLen inputs, the targets shifted by one); each split must hold at least one.
-import { DataError, assertInt } from '@attend/core';
+import { DataError, assertInt } from '@attend/core/base';
 import { checkTrainFraction, trainLength } from './split.js';
 
 /** The smallest corpus length whose train and validation splits both hold one window of `seqLen + 1` ids. */

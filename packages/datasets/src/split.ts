@@ -1,6 +1,6 @@
 // Train/validation split of a token-id array, as in nanoGPT's `prepare.py`: the first 90% trains,
 // the last 10% validates. Both halves are views (`subarray`) of the same buffer: nothing is copied.
-import { ConfigError } from '@attend/core';
+import { ConfigError } from '@attend/core/base';
 
 /** Token ids held in a typed array: what `loadCorpus` returns and what the batchers read. */
 export type TokenIds = Uint8Array | Uint16Array | Uint32Array | Int32Array;

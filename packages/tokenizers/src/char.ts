@@ -3,7 +3,7 @@
 // the four specials. Characters are numbered in code-point order, so the same text always gives the
 // same vocabulary. `CharTokenizer.builder()` scans a corpus chunk by chunk, for corpora too large to
 // hold as one string; `encodeInto` writes ids straight into a typed array, for streaming.
-import { ConfigError, DataError } from '@attend/core';
+import { ConfigError, DataError } from '@attend/core/base';
 import { readBool, readHeader, readVocab, show } from './json.js';
 import {
   SPECIALS,

@@ -1,6 +1,6 @@
 // Loads any saved tokenizer: a factory switching on the JSON's `type`, in the manner of
 // @huggingface/tokenizers' `PreTokenizer.fromConfig`.
-import { DataError } from '@attend/core';
+import { DataError } from '@attend/core/base';
 import { CharTokenizer } from './char.js';
 import { show } from './json.js';
 import type { Tokenizer, TokenizerType } from './tokenizer.js';

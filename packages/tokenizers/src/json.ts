@@ -1,6 +1,6 @@
 // Validation shared by the `fromJSON` readers: every problem becomes a `DataError` that says
 // what was expected, what was found, and where.
-import { DataError } from '@attend/core';
+import { DataError } from '@attend/core/base';
 import { SPECIAL_TOKENS } from './specials.js';
 
 /** A short rendering of any JSON value, for messages. */

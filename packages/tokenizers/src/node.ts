@@ -3,7 +3,7 @@
 // the target, so a crash never leaves a half-written tokenizer behind.
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
-import { AttendError, DataError } from '@attend/core';
+import { AttendError, DataError } from '@attend/core/base';
 import type { CharTokenizer } from './char.js';
 import { tokenizerFromJSON } from './factory.js';
 import type { Tokenizer } from './tokenizer.js';

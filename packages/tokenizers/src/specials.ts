@@ -1,7 +1,7 @@
 // The four special tokens every Attend tokenizer shares, at fixed ids, plus the small helpers the
 // tokenizers use to describe characters in error messages. Same layout as BERT-style vocabularies
 // (`[PAD]`, `[BOS]`/`[CLS]`, `[EOS]`/`[SEP]`, `[UNK]`), always at ids 0..3.
-import { ConfigError, DataError } from '@attend/core';
+import { ConfigError, DataError } from '@attend/core/base';
 
 /** The special tokens, in id order: `[PAD]`=0, `[BOS]`=1, `[EOS]`=2, `[UNK]`=3. */
 export const SPECIAL_TOKENS = ['[PAD]', '[BOS]', '[EOS]', '[UNK]'] as const;

@@ -3,7 +3,7 @@
 // every other non-space character is a token of its own. The vocabulary keeps the most frequent
 // words (ties: first appearance), after `[PAD] [BOS] [EOS] [UNK]` at ids 0..3, in the manner of
 // Keras' `TextVectorization` (whose `max_tokens` also counts the special tokens).
-import { ConfigError, DataError, assertInt } from '@attend/core';
+import { ConfigError, DataError, assertInt } from '@attend/core/base';
 import { readBool, readHeader, readVocab, show } from './json.js';
 import { SPECIALS, SPECIAL_TOKENS, checkId, checkOptionKeys, type Specials } from './specials.js';
 import type { DecodeOptions, EncodeOptions, Tokenizer, WordTokenizerJSON } from './tokenizer.js';

@@ -3,8 +3,10 @@ import type { Command } from './command.js';
 import { backendsCommand } from './backends.js';
 import { setupCommand } from './setup.js';
 import { trainCommand } from './train.js';
+import { sampleCommand } from './sample.js';
+import { evalCommand } from './eval.js';
 
-export const COMMANDS: readonly Command[] = [trainCommand, backendsCommand, setupCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, sampleCommand, evalCommand, backendsCommand, setupCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.synopsis.length));
