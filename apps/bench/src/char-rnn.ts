@@ -58,8 +58,8 @@ export async function benchCharRnn(o: CharRnnOptions): Promise<{ text: string; j
     try {
       const args = [
         '--conditions=@attend/source', '--import', 'tsx', CLI, 'train', 'char-rnn',
-        '--corpus', corpus, '--cell', cell, '--time', o.budget, '--steps', '1000000',
-        '--eval-every', '500', '--eval-batches', '1000', '--sample-at', '0',
+        '--corpus', corpus, '--cell', cell, '--time', o.budget,
+        '--eval-every', '500', '--eval-batches', '1000', '--sample-at', 'none',
         '--out', join(out, 'run'), ...(o.backend ? ['--backend', o.backend] : []), ...o.extra,
       ];
       console.log(`bench char-rnn: training ${cell} for ${o.budget} …`);

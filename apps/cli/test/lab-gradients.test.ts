@@ -131,6 +131,13 @@ describe('the classic effects at the default gain', () => {
     expect(back('lstm')).toBeGreaterThan(20 * back('rnn_tanh'));
   });
 
+  it('the GRU, with its update gate set to carry (bias −3), holds; with the gate half open it vanishes', () => {
+    expect(r.cells.find((c) => c.cell === 'gru')!.verdict).toMatch(/^holds: /);
+    expect(ratio('gru')).toBeGreaterThan(5 * ratio('rnn_tanh'));
+    const open = measureGradientNorms({ gruUpdateBias: 0 });
+    expect(open.series.gru[0]! / open.series.gru[T - 1]!).toBeLessThan(VANISH_BELOW);
+  });
+
   it('reports ratio = norms[0] / norms[T−1] and the per-step factor', () => {
     for (const c of r.cells) {
       expect(c.ratio).toBeCloseTo(ratio(c.cell), 10);

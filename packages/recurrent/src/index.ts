@@ -8,6 +8,7 @@ export { GRUCell, DEFAULT_GRU_CELL, GRU_GATE_ORDER, type GRUCellConfig } from '.
 export {
   RNNLayer,
   DEFAULT_RNN_LAYER,
+  setHandWrittenBackward,
   createCell,
   type RNNLayerConfig,
   type SequenceLayer,
@@ -45,5 +46,6 @@ export {
 } from './language-model.js';
 export { sampleIndex, sampleToken, samplingDistribution, type SamplingOptions } from './sampling.js';
 export { zeroState, type CellState, type RNNState } from './state.js';
+export { lstmSequence } from './lstm-sequence.js';
 export { glorotUniform, orthogonal, orthogonalBlocks } from './init.js';
 export type { SetWeightsOptions } from './weights.js';

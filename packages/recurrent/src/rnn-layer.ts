@@ -12,6 +12,18 @@ import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind, type Recurrent
 import { assertChoice, configure } from './config.js';
 import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
+import { lstmSequence } from './lstm-sequence.js';
+
+let useHandWrittenBackward = true;
+/**
+ * Turns the hand-written LSTM backward on or off (default on); off, every cell runs on tfjs's
+ * autodiff through the per-step ops — the reference path. Returns the previous setting.
+ */
+export function setHandWrittenBackward(on: boolean): boolean {
+  const before = useHandWrittenBackward;
+  useHandWrittenBackward = on;
+  return before;
+}
 import { SimpleRNNCell } from './simple-rnn.js';
 import { cellStateAt, checkState, joinCellStates, type CellState, type RNNState } from './state.js';
 import { assignWeights, countParams, prefixed, type SetWeightsOptions } from './weights.js';
@@ -165,6 +177,12 @@ export class RNNLayer implements SequenceLayer {
       const D = this.inputSize;
       const kH = this.cell.gates * H;
       const xp = tf.reshape(this.cell.projectInput(tf.reshape(x, [B * T, D])), [B, T, kH]); // [B, T, kH]
+      if (!mask && this.cell instanceof LSTMCell && useHandWrittenBackward) {
+        // Unmasked LSTM: the whole recurrence with a hand-written backward (./lstm-sequence.ts).
+        const s0: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
+        const r = lstmSequence(xp as tf.Tensor3D, this.cell.W_h as tf.Tensor2D, s0.h, s0.c!);
+        return { output: returnSequences ? r.hs : tf.clone(r.h), state: joinCellStates([{ h: r.h, c: r.c }]) };
+      }
       const xs = tf.unstack(xp, 1) as tf.Tensor2D[]; // T × [B, kH]
       const ms = mask ? (tf.unstack(tf.reshape(tf.cast(mask, 'float32'), [B, T, 1]), 1) as tf.Tensor2D[]) : undefined; // T × [B, 1]
       const step = this.cell.stepper();

@@ -56,11 +56,13 @@ Training
   --min-lr X         final learning rate of the cosine decay (default lr/10)
   --warmup N         linear warm-up steps (default 100)
   --steps N          total optimisation steps (default 2000 unless --time is given)
-  --time D           stop after a duration, e.g. 90s, 10m, 1h (with --steps: whichever comes first)
+  --time D           stop after a duration, e.g. 90s, 10m, 1h (with --steps: whichever comes first;
+                     alone, the cosine decay runs over the duration)
   --clip X           global gradient-norm clipping threshold; 0 turns it off (default 1)
   --eval-every N     validation (and checkpoint) every N steps (default 250)
   --eval-batches N   validation batches per evaluation (default 20)
-  --sample-at LIST   steps after which to print a sample (default 100,300,500,700,1200,2000; also at the end)
+  --sample-at LIST   steps after which to print a sample (default 100,300,500,700,1200,2000; also at the
+                     end; "none" for only the end)
   --sample-length N  characters per sample (default 200)
   --temperature T    sampling temperature of those samples (default 0.8)
   --seed N           seed of initial weights, batches and samples (default 1337)
@@ -106,7 +108,9 @@ export function trainSettings(v: Values): TrainSettings {
   const steps = v.steps === undefined && timeSeconds !== undefined ? undefined : intFlag('steps', v.steps, 2000);
   const sampleAt = v['sample-at'] === undefined
     ? [100, 300, 500, 700, 1200, 2000]
-    : String(v['sample-at']).split(',').filter((s) => s.trim() !== '').map((s) => intFlag('sample-at', s.trim(), 0));
+    : v['sample-at'] === 'none'
+      ? []
+      : String(v['sample-at']).split(',').filter((s) => s.trim() !== '').map((s) => intFlag('sample-at', s.trim(), 0));
   return {
     model: {
       cell,

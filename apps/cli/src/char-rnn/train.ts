@@ -10,7 +10,7 @@ import { LMBatcher, checkCorpusLength, sequentialBatches, splitIds, type LMBatch
 import { DEFAULT_CORPUS_NAME, defaultCorpusPath, loadCorpus, type Corpus } from '@attend/datasets/node';
 import { RNNLanguageModel } from '@attend/recurrent';
 import { CharTokenizer } from '@attend/tokenizers';
-import { bitsPerChar, createProgressReporter, perplexity, train, type ScheduleConfig, type TrainState } from '@attend/training';
+import { bitsPerChar, createProgressReporter, perplexity, train, type Schedule, type ScheduleConfig, type TrainState } from '@attend/training';
 import { assertCompatible, checkpointTo, interruptSignal, loadCheckpoint } from '@attend/training/node';
 import { parse, UsageError } from '../args.js';
 import { useBackend } from '../lib/backend.js';
@@ -112,10 +112,12 @@ export async function trainCharRNN(argv: string[]): Promise<number> {
     return `--- sample at step ${step} (temperature ${s.temperature}) ---\n${corpus.tokenizer.decode(ids)}\n---`;
   };
 
-  const schedule: ScheduleConfig =
+  // With --steps: warm-up then cosine over the steps (a pure function of the step: resumes exactly).
+  // With --time alone: the same shape over the time budget, so a timed run still ends annealed.
+  const schedule: ScheduleConfig | Schedule =
     s.steps !== undefined
       ? { type: 'warmupCosine', lr: s.lr, warmupSteps: Math.min(s.warmup, Math.floor(s.steps / 10)), totalSteps: s.steps, minLr: s.minLr }
-      : { type: 'constant', lr: s.lr };
+      : timeCosine(s.lr, s.minLr, s.warmup, s.timeSeconds!);
   const trainingConfig = { ...s, corpus: usingDefault ? [] : corpusPaths.map((p) => resolve(p)), backend: backend.name };
   const progress = createProgressReporter({ stream: process.stderr, tokensPerStep: s.batch * s.seqLen });
   const signal = interruptSignal({ log: (l) => progress.log(l) });
@@ -158,6 +160,16 @@ export async function trainCharRNN(argv: string[]): Promise<number> {
     signal.dispose();
     model.dispose();
   }
+}
+
+/** Linear warm-up over `warmup` steps, then cosine from `lr` to `minLr` over the wall-clock budget. */
+export function timeCosine(lr: number, minLr: number, warmup: number, seconds: number, now = () => performance.now() / 1000): Schedule {
+  const start = now();
+  return (step) => {
+    if (step < warmup) return (lr * (step + 1)) / (warmup + 1);
+    const progress = Math.min(1, (now() - start) / seconds);
+    return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress));
+  };
 }
 
 function isEmptyDir(dir: string): boolean {

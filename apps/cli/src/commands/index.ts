@@ -5,8 +5,9 @@ import { setupCommand } from './setup.js';
 import { trainCommand } from './train.js';
 import { sampleCommand } from './sample.js';
 import { evalCommand } from './eval.js';
+import { labCommand } from './lab.js';
 
-export const COMMANDS: readonly Command[] = [trainCommand, sampleCommand, evalCommand, backendsCommand, setupCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, sampleCommand, evalCommand, labCommand, backendsCommand, setupCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.synopsis.length));

@@ -10,6 +10,7 @@ export const GRADIENTS_FLAGS = {
   batch: { type: 'string' },
   seed: { type: 'string' },
   gain: { type: 'string' },
+  'gru-update-bias': { type: 'string' },
   clip: { type: 'string' },
   out: { type: 'string' },
   ...BACKEND_FLAG,
@@ -29,7 +30,8 @@ each sequence's L2 norm; ∂L/∂h_T has norm 1 for every cell). It is read off 
 "probes" added to every h_t (for the LSTM, h only, not c).
 
 Initialisation (the same for all four cells): every [H, H] block of the recurrent kernels
-~ N(0, gain²/H), input kernels Glorot uniform, biases zero except the LSTM forget bias (1).
+~ N(0, gain²/H), input kernels Glorot uniform, biases zero except the LSTM forget bias (1) and
+the GRU update-gate bias (${D.gruUpdateBias}: keep the old state by default).
 Verdicts on h_1/h_T: vanishes below ${VANISH_BELOW}, explodes above ${EXPLODE_ABOVE}, holds in between.
 
 Sizes
@@ -40,6 +42,8 @@ Sizes
 Initialisation
   --gain G           recurrent weights ~ N(0, G²/H) (default ${D.gain}: tanh vanishes and relu explodes
                      for most seeds; below ~1.5 relu rarely explodes, above ~1.7 tanh stops vanishing)
+  --gru-update-bias B  bias of the GRU's update gate z (default ${D.gruUpdateBias}, z ≈ 0.05: carry the old
+                     state, as chrono initialisation for ~100-step dependencies); 0 = gates half open
   --seed N           seed of the inputs, the loss weights and every weight (default ${D.seed})
 Clipping
   --clip X           also show global-norm clipping to X: each cell's ∂L/∂h_t, all t together, are
@@ -69,6 +73,7 @@ export function gradientsSettings(v: Values): { config: GradientLabConfig; out: 
       batch: intFlag('batch', v.batch, D.batch),
       seed: intFlag('seed', v.seed, D.seed, 0),
       gain,
+      gruUpdateBias: numFlag('gru-update-bias', v['gru-update-bias'], D.gruUpdateBias),
       clip: numFlag('clip', v.clip, D.clip, 0),
     },
     out: v.out === undefined ? DEFAULT_GRADIENTS_OUT : String(v.out),
