@@ -4,11 +4,16 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { benchMatmul, formatMatmul } from './matmul.js';
 import { benchCharRnn, parseCharRnnArgs } from './char-rnn.js';
+import { benchRnn, parseRnnArgs } from './rnn.js';
 
 // `pnpm bench …` runs in the workspace root; relative paths are the user's (pnpm passes INIT_CWD).
 if (process.env.npm_lifecycle_event === 'bench' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 
 const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promise<{ text: string; json: unknown }> }> = {
+  rnn: {
+    summary: 'training chars/s: tf.layers vs Attend composite vs Attend default per backend, PyTorch baseline (--cell lstm|gru|rnn --backends wasm,tensorflow)',
+    run: (argv) => benchRnn(parseRnnArgs(argv)),
+  },
   'char-rnn': {
     summary: 'quality: RNN, GRU and LSTM trained for the same time on tinyshakespeare (--budget 15m --cells rnn,gru,lstm)',
     run: (argv) => benchCharRnn(parseCharRnnArgs(argv)),

@@ -13,6 +13,7 @@ import { assertChoice, configure } from './config.js';
 import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
+import { lstmLayerTensorflow, tensorflowAvailable } from './lstm-tensorflow.js';
 
 let useHandWrittenBackward = true;
 /**
@@ -176,6 +177,13 @@ export class RNNLayer implements SequenceLayer {
     return tf.tidy(() => {
       const D = this.inputSize;
       const kH = this.cell.gates * H;
+      if (!mask && this.cell instanceof LSTMCell && useHandWrittenBackward && tensorflowAvailable()) {
+        // tfjs-node: the whole layer is TensorFlow's fused BlockLSTM (./lstm-tensorflow.ts).
+        const s0: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
+        const { W_x, W_h, b } = this.cell;
+        const r = lstmLayerTensorflow(x, W_x as tf.Tensor2D, W_h as tf.Tensor2D, b as tf.Tensor1D, s0.h, s0.c!);
+        return { output: returnSequences ? r.hs : tf.clone(r.h), state: joinCellStates([{ h: r.h, c: r.c }]) };
+      }
       const xp = tf.reshape(this.cell.projectInput(tf.reshape(x, [B * T, D])), [B, T, kH]); // [B, T, kH]
       if (!mask && this.cell instanceof LSTMCell && useHandWrittenBackward) {
         // Unmasked LSTM: the whole recurrence with a hand-written backward (./lstm-sequence.ts).

@@ -1,0 +1,177 @@
+// `pnpm bench rnn`: training throughput (characters/s) of one char-RNN language model step —
+// embedding 64, one recurrent layer of 256 units, linear head over 65 characters, batch 32 × 100
+// characters, Adam — for `tf.layers.lstm` (tfjs-layers), our composite path (autodiff through the
+// per-step ops: the reference), and our default path (hand-written BPTT; TensorFlow's BlockLSTM on
+// the tensorflow backend), on every backend that loads here; with PyTorch on CPU as the baseline
+// measured in the same run (ATTEND_BENCH_PYTHON, else python3; "skipped: no torch" otherwise).
+import { spawnSync } from 'node:child_process';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import * as tf from '@tensorflow/tfjs-core';
+import * as tfl from '@tensorflow/tfjs-layers';
+import { NODE_CANDIDATES } from '@attend/core/node';
+import { Rng } from '@attend/core';
+import { RNNLanguageModel, setHandWrittenBackward, type CellKind } from '@attend/recurrent';
+import { median, ratio, table } from './timing.js';
+
+export interface RnnBenchOptions {
+  cell: CellKind;
+  vocab: number;
+  embed: number;
+  hidden: number;
+  seqLen: number;
+  batch: number;
+  steps: number;
+  warmup: number;
+  backends?: string[];
+  python?: string;
+}
+
+export const DEFAULT_RNN_BENCH: RnnBenchOptions = { cell: 'lstm', vocab: 65, embed: 64, hidden: 256, seqLen: 100, batch: 32, steps: 5, warmup: 2 };
+
+export interface RnnBenchRow {
+  impl: string;
+  backend: string;
+  seconds: number;
+  charsPerSecond: number;
+}
+
+function batch(o: RnnBenchOptions, rng: Rng): { x: tf.Tensor2D; y: tf.Tensor2D } {
+  const n = o.batch * o.seqLen;
+  return {
+    x: tf.tensor2d(Int32Array.from({ length: n }, () => rng.int(o.vocab)), [o.batch, o.seqLen], 'int32'),
+    y: tf.tensor2d(Int32Array.from({ length: n }, () => rng.int(o.vocab)), [o.batch, o.seqLen], 'int32'),
+  };
+}
+
+/** Median seconds per optimisation step of `step` (after warm-up), with the backend synchronised. */
+function timeSteps(o: RnnBenchOptions, step: () => tf.Scalar): number {
+  const times: number[] = [];
+  for (let i = 0; i < o.warmup + o.steps; i++) {
+    const t0 = performance.now();
+    const loss = step();
+    loss.dataSync();
+    loss.dispose();
+    if (i >= o.warmup) times.push((performance.now() - t0) / 1000);
+  }
+  return median(times);
+}
+
+function benchOurs(o: RnnBenchOptions, handWritten: boolean): number {
+  const before = setHandWrittenBackward(handWritten);
+  const model = new RNNLanguageModel({ cell: o.cell, vocabSize: o.vocab, embed: o.embed, hidden: o.hidden, layers: 1, seed: 0 });
+  const opt = tf.train.adam(2e-3);
+  const { x, y } = batch(o, new Rng(0));
+  try {
+    const vars = Object.values(model.variables());
+    return timeSteps(o, () => opt.minimize(() => model.loss(x, y, { training: true }), true, vars)!);
+  } finally {
+    setHandWrittenBackward(before);
+    model.dispose();
+    opt.dispose();
+    tf.dispose([x, y]);
+  }
+}
+
+function benchLayers(o: RnnBenchOptions): number {
+  const rnn = { rnn: tfl.layers.simpleRNN, lstm: tfl.layers.lstm, gru: tfl.layers.gru }[o.cell];
+  const model = tfl.sequential({
+    layers: [
+      tfl.layers.embedding({ inputDim: o.vocab, outputDim: o.embed, inputLength: o.seqLen }),
+      rnn({ units: o.hidden, returnSequences: true }),
+      tfl.layers.dense({ units: o.vocab }),
+    ],
+  });
+  const opt = tf.train.adam(2e-3);
+  const { x, y } = batch(o, new Rng(0));
+  const target = tf.oneHot(tf.reshape(y, [-1]), o.vocab);
+  try {
+    return timeSteps(o, () =>
+      opt.minimize(() => {
+        const logits = tf.reshape(model.apply(x, { training: true }) as tf.Tensor3D, [-1, o.vocab]);
+        return tf.losses.softmaxCrossEntropy(target, logits) as tf.Scalar;
+      }, true)!,
+    );
+  } finally {
+    model.dispose();
+    opt.dispose();
+    tf.dispose([x, y, target]);
+  }
+}
+
+/** PyTorch in the same run, or the reason it was skipped. */
+export function benchPytorch(o: RnnBenchOptions, threads = 2): RnnBenchRow | string {
+  const python = o.python ?? process.env.ATTEND_BENCH_PYTHON ?? 'python3';
+  const script = join(dirname(fileURLToPath(import.meta.url)), '..', 'python', 'rnn_baseline.py');
+  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
+  if (probe.error || probe.status !== 0) return `skipped: no torch in ${python} (set ATTEND_BENCH_PYTHON to a Python with torch)`;
+  const args = [script, '--cell', o.cell, '--vocab', `${o.vocab}`, '--embed', `${o.embed}`, '--hidden', `${o.hidden}`, '--seq-len', `${o.seqLen}`,
+    '--batch', `${o.batch}`, '--steps', `${Math.max(o.steps, 5)}`, '--warmup', `${o.warmup}`, '--threads', `${threads}`];
+  const r = spawnSync(python, args, { encoding: 'utf8' });
+  if (r.status !== 0) return `skipped: the PyTorch baseline failed: ${r.stderr.trim().split('\n').at(-1)}`;
+  const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { seconds: number; chars_per_second: number; torch: string };
+  return { impl: `PyTorch ${j.torch} nn.${o.cell.toUpperCase()}, ${threads} threads`, backend: 'cpu', seconds: j.seconds, charsPerSecond: j.chars_per_second };
+}
+
+export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json: unknown }> {
+  const rows: RnnBenchRow[] = [];
+  const skipped: string[] = [];
+  const chars = o.batch * o.seqLen;
+  const seen = new Set<string>();
+  for (const c of NODE_CANDIDATES) {
+    if (seen.has(c.name) || (o.backends && !o.backends.includes(c.name))) continue;
+    try {
+      await c.load();
+    } catch (err) {
+      skipped.push(`${c.label}: ${(err as Error).message.split('\n')[0]}`);
+      continue;
+    }
+    seen.add(c.name);
+    const impls: [string, () => number][] = [
+      [`tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`, () => benchLayers(o)],
+      ['Attend composite (autodiff)', () => benchOurs(o, false)],
+      [`Attend default (${o.cell === 'lstm' && c.name === 'tensorflow' ? 'TF BlockLSTM' : o.cell === 'lstm' ? 'hand-written BPTT' : 'autodiff'})`, () => benchOurs(o, true)],
+    ];
+    for (const [impl, run] of impls) {
+      const seconds = run();
+      rows.push({ impl, backend: c.name, seconds, charsPerSecond: chars / seconds });
+      console.log(`  ${c.name.padEnd(10)} ${impl}: ${(chars / seconds).toFixed(0)} chars/s`);
+    }
+  }
+  const torch = benchPytorch(o);
+  if (typeof torch === 'string') skipped.push(torch);
+  else rows.push(torch);
+  const base = typeof torch === 'string' ? undefined : torch.charsPerSecond;
+  const layersOf = (backend: string) => rows.find((r) => r.backend === backend && r.impl.startsWith('tf.layers'))?.charsPerSecond;
+  const text = [
+    `char ${o.cell.toUpperCase()} LM training step: vocab ${o.vocab}, embedding ${o.embed}, ${o.hidden} units, ${o.seqLen} steps, batch ${o.batch}, Adam; median of ${o.steps} steps`,
+    table([
+      ['implementation', 'backend', 'ms/step', 'chars/s', 'vs tf.layers (same backend)', 'vs PyTorch'],
+      ...rows.map((r) => [r.impl, r.backend, (r.seconds * 1000).toFixed(0), r.charsPerSecond.toFixed(0), r.impl.startsWith('PyTorch') ? '–' : ratio(r.charsPerSecond, layersOf(r.backend)), ratio(r.charsPerSecond, base)]),
+    ]),
+    ...skipped.map((s) => `skipped: ${s}`),
+  ].join('\n');
+  return { text, json: { options: o, rows, skipped } };
+}
+
+export function parseRnnArgs(argv: string[]): RnnBenchOptions {
+  const o: RnnBenchOptions = { ...DEFAULT_RNN_BENCH };
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    const v = argv[++i];
+    if (v === undefined) throw new Error(`bench rnn: ${a} needs a value`);
+    if (a === '--cell') {
+      if (!['rnn', 'lstm', 'gru'].includes(v)) throw new Error(`bench rnn: --cell expects rnn, lstm or gru, got ${v}`);
+      o.cell = v as CellKind;
+    } else if (a === '--backends') o.backends = v.split(',');
+    else if (a === '--python') o.python = v;
+    else {
+      const key = ({ '--hidden': 'hidden', '--batch': 'batch', '--seq-len': 'seqLen', '--steps': 'steps', '--warmup': 'warmup', '--embed': 'embed', '--vocab': 'vocab' } as const)[a];
+      if (!key) throw new Error(`bench rnn: unknown option ${a}; expected --cell --hidden --batch --seq-len --embed --vocab --steps --warmup --backends --python`);
+      const n = Number(v);
+      if (!Number.isInteger(n) || n < (key === 'warmup' ? 0 : 1)) throw new Error(`bench rnn: ${a} expects a positive integer, got ${v}`);
+      o[key] = n;
+    }
+  }
+  return o;
+}
