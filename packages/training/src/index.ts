@@ -57,3 +57,4 @@ export {
   type ProgressStream,
   type ProgressUpdate,
 } from './progress.js';
+export { corpusBleu, sentenceBleu, tokenize13a, BLEU_MAX_ORDER, BLEU_SMOOTHINGS, BLEU_TOKENIZERS, DEFAULT_BLEU_OPTIONS, DEFAULT_SENTENCE_BLEU_OPTIONS, type BleuOptions, type BleuScore, type BleuSmoothing, type BleuTokenizer } from './bleu.js';
