@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { benchMatmul, formatMatmul } from './matmul.js';
 import { benchCharRnn, parseCharRnnArgs } from './char-rnn.js';
 import { benchRnn, parseRnnArgs } from './rnn.js';
+import { benchGenerate, parseGenerateArgs } from './generate.js';
 
 // `pnpm bench …` runs in the workspace root; relative paths are the user's (pnpm passes INIT_CWD).
 if (process.env.npm_lifecycle_event === 'bench' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
@@ -13,6 +14,10 @@ const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promis
   rnn: {
     summary: 'training chars/s: tf.layers vs Attend composite vs Attend default per backend, PyTorch baseline (--cell lstm|gru|rnn --backends wasm,tensorflow)',
     run: (argv) => benchRnn(parseRnnArgs(argv)),
+  },
+  generate: {
+    summary: 'stateful sampling chars/s of a 2×512 LSTM per backend (--cell --layers --hidden --length --backends)',
+    run: (argv) => benchGenerate(parseGenerateArgs(argv)),
   },
   'char-rnn': {
     summary: 'quality: RNN, GRU and LSTM trained for the same time on tinyshakespeare (--budget 15m --cells rnn,gru,lstm)',

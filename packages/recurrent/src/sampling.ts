@@ -12,13 +12,18 @@ export interface SamplingOptions {
   topK?: number;
   /** Keep the smallest set of most probable tokens whose probability sums to ≥ p, in (0, 1] (default: all). */
   topP?: number;
+  /** Token ids never to draw, e.g. the specials [PAD] [BOS] [UNK] of a character model (default: none). */
+  exclude?: readonly number[];
 }
 
 /** Checks sampling options, naming the bad one. */
 export function checkSamplingOptions(what: string, options: SamplingOptions): void {
-  const { temperature = 1, topK, topP, ...rest } = options;
+  const { temperature = 1, topK, topP, exclude, ...rest } = options;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) throw new ConfigError(`${what}: unknown option "${unknown[0]}"; known options are temperature, topK, topP`);
+  if (unknown.length > 0) throw new ConfigError(`${what}: unknown option "${unknown[0]}"; known options are temperature, topK, topP, exclude`);
+  if (exclude !== undefined && (!Array.isArray(exclude) || !exclude.every((i) => Number.isInteger(i) && i >= 0))) {
+    throw new ConfigError(`${what} exclude: expected a list of token ids, got ${JSON.stringify(exclude)}`);
+  }
   assertNumber(`${what} temperature`, temperature, 0);
   if (topK !== undefined) assertInt(`${what} topK`, topK);
   if (topP !== undefined) {
@@ -31,14 +36,22 @@ export function checkSamplingOptions(what: string, options: SamplingOptions): vo
  * The distribution a draw is made from: softmax(logits / temperature), restricted to the top-k and
  * then to the top-p nucleus, renormalised. Ties are broken towards the lower token id.
  */
-export function samplingDistribution(logits: ArrayLike<number>, options: SamplingOptions = {}): Float64Array {
+export function samplingDistribution(logitsIn: ArrayLike<number>, options: SamplingOptions = {}): Float64Array {
   checkSamplingOptions('samplingDistribution', options);
-  const { temperature = 1, topK, topP } = options;
-  const V = logits.length;
+  const { temperature = 1, topK, topP, exclude } = options;
+  const V = logitsIn.length;
   if (V === 0) throw new ConfigError('samplingDistribution: expected at least one logit');
+  let logits = logitsIn;
+  if (exclude && exclude.length > 0) {
+    const masked = Float64Array.from(logitsIn);
+    for (const i of exclude) if (i < V) masked[i] = -Infinity;
+    if (masked.every((x) => x === -Infinity)) throw new ConfigError(`samplingDistribution exclude: every one of the ${V} tokens is excluded`);
+    logits = masked;
+  }
   const p = new Float64Array(V);
   if (temperature === 0) {
     let best = 0;
+    while (best < V - 1 && logits[best] === -Infinity) best++; // the first token not excluded
     for (let i = 1; i < V; i++) if (logits[i]! > logits[best]!) best = i;
     p[best] = 1;
     return p;

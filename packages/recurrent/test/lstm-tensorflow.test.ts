@@ -82,7 +82,7 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
     if (skip) return ctx.skip();
     const layer = new RNNLayer(new LSTMCell({ inputSize: D, hidden: H, seed: 3 }));
     const x = inputs(5)[0];
-    const f = () => tf.sum(tf.square(layer.forward(x).output));
+    const f = () => tf.sum(tf.square(layer.forward(x).output)) as tf.Scalar;
     const fused = tf.variableGrads(f);
     const before = setHandWrittenBackward(false);
     const ref = tf.variableGrads(f);

@@ -57,6 +57,19 @@ describe('samplingDistribution', () => {
     }
   });
 
+  it('never draws an excluded token, at any temperature, and rejects excluding everything', () => {
+    const logits = [5, 1, 4, 0];
+    const p = samplingDistribution(logits, { exclude: [0, 3] });
+    expect(p[0]).toBe(0);
+    expect(p[3]).toBe(0);
+    expect(p[1]! + p[2]!).toBeCloseTo(1, 12);
+    expect(p[2]! / p[1]!).toBeCloseTo(Math.exp(3), 9);
+    expect(Array.from(samplingDistribution(logits, { exclude: [0], temperature: 0 }))).toEqual([0, 0, 1, 0]);
+    expect(Array.from(samplingDistribution(logits, { exclude: [0, 2], topK: 1 }))).toEqual([0, 1, 0, 0]);
+    expect(() => samplingDistribution(logits, { exclude: [0, 1, 2, 3] })).toThrow('every one of the 4 tokens is excluded');
+    expect(() => samplingDistribution(logits, { exclude: [-1] })).toThrow('exclude: expected a list of token ids');
+  });
+
   it('applies top-k before top-p, and rejects bad options', () => {
     const logits = logitsOf([0.05, 0.5, 0.15, 0.3]);
     // After top-2: {1: 0.625, 3: 0.375}; p = 0.6 keeps only token 1.

@@ -284,6 +284,9 @@ export async function loadCheckpoint(dir: string): Promise<LoadedCheckpoint> {
   }
   const entries = await fs.readdir(source);
   if (entries.length === 0) throw new DataError(`no checkpoint in ${dir} (the directory is empty)`);
+  if (!CHECKPOINT_FILES.some((f) => entries.includes(f))) {
+    throw new DataError(`no checkpoint in ${dir} (none of ${CHECKPOINT_FILES.join(', ')}); give the --out directory of a training run`);
+  }
   const corrupt = (why: string): DataError =>
     new DataError(`checkpoint ${dir} is corrupt: ${why}; restore it from a backup or train again`);
 

@@ -138,6 +138,7 @@ describe('saveCheckpoint / loadCheckpoint', () => {
     await writeFile(join(mine, 'thesis.tex'), 'precious');
     await expect(saveCheckpoint(mine, ckptOf(stateA))).rejects.toThrow(/refusing to overwrite .*my-documents: it is not a checkpoint directory \(it holds thesis.tex\)/);
     expect(await readFile(join(mine, 'thesis.tex'), 'utf8')).toBe('precious');
+    await expect(loadCheckpoint(mine)).rejects.toThrow(/no checkpoint in .*my-documents \(none of config.json, .*\); give the --out directory of a training run/);
     const dir = await fresh();
     await writeFile(join(dir, 'notes.txt'), 'mine');
     await expect(saveCheckpoint(dir, ckptOf(stateB))).rejects.toThrow(/it also holds notes.txt, which replacing it would delete/);

@@ -106,9 +106,10 @@ export async function trainCharRNN(argv: string[]): Promise<number> {
       `${model.paramCount().toLocaleString('en-US')} parameters; batch ${s.batch} × ${s.seqLen} characters; backend ${backend.name}`,
   );
 
+  const specials = Object.values(corpus.tokenizer.specials); // never in the text, never sampled
   const prime = corpus.tokenizer.has('\n') ? corpus.tokenizer.encode('\n') : [trainIds[0]!];
   const showSample = (step: number) => {
-    const ids = model.sample({ prime, length: s.sampleLength, temperature: s.temperature, seed: s.seed + step });
+    const ids = model.sample({ prime, length: s.sampleLength, temperature: s.temperature, seed: s.seed + step, exclude: specials });
     return `--- sample at step ${step} (temperature ${s.temperature}) ---\n${corpus.tokenizer.decode(ids)}\n---`;
   };
 

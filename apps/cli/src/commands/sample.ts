@@ -59,7 +59,8 @@ export const sampleCommand: Command = {
         throw new DataError(`--prime: ${(err as Error).message.replace(/or encode without.*$/s, 'use only characters the model was trained on')}`);
       }
       const t0 = performance.now();
-      const ids = model.sample({ prime, length, temperature, topK, topP, seed });
+      // The specials ([PAD] [BOS] [EOS] [UNK]) never occur in a char-rnn's training text: never draw them.
+      const ids = model.sample({ prime, length, temperature, topK, topP, seed, exclude: Object.values(tokenizer.specials) });
       const seconds = (performance.now() - t0) / 1000;
       process.stdout.write(`${values.prime === undefined ? '' : primeText}${tokenizer.decode(ids)}\n`);
       console.error(`(${ids.length} characters in ${seconds.toFixed(2)} s: ${(ids.length / Math.max(seconds, 1e-9)).toFixed(0)} chars/s)`);
