@@ -5,10 +5,8 @@
 // A one-hidden-layer network scoring every (query, key) pair; no bias, as in the paper. Row-vector
 // layout: h_j·W₁ and s_i·W₂. All three weights are Glorot-uniform (v as a `[A, 1]` matrix).
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, assertInt } from '@attend/core';
+import { assertInt, configure, glorotVariable, ShapeError } from '@attend/core';
 import { BaseAttention, type AttendDims } from './attend.js';
-import { configure } from './config.js';
-import { glorotVariable } from './weights.js';
 
 export interface AdditiveAttentionConfig {
   /** Dq: size of the query (decoder state). */

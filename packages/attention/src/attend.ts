@@ -8,9 +8,8 @@
 // The layers differ only in `score` (dot.ts, general.ts, additive.ts, scaled-dot.ts). Every call
 // returns the weights α too, for alignment heatmaps.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, withDefaults } from '@attend/core';
+import { assignWeights, ConfigError, countParams, ShapeError, withDefaults, type SetWeightsOptions } from '@attend/core';
 import { keepMask, maskedSoftmax } from './mask.js';
-import { assignWeights, countParams, type SetWeightsOptions } from './weights.js';
 
 /** The score functions. */
 export type AttentionType = 'dot' | 'general' | 'additive' | 'scaledDot';

@@ -3,9 +3,8 @@
 //   score(s_i, h_j) = s_iᵀ·h_j                      query and keys must have the same size D
 // No parameters: the decoder state and the encoder outputs must already live in the same space.
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError } from '@attend/core';
+import { configure, ShapeError } from '@attend/core';
 import { BaseAttention, type AttendDims } from './attend.js';
-import { configure } from './config.js';
 
 /** The dot score has no options; the config exists so every type is built the same way. */
 export type DotAttentionConfig = Record<string, never>;

@@ -2,10 +2,8 @@
 //   score(s_i, h_j) = s_iᵀ·W·h_j                    W `[Dq, Dk]`
 // Row-vector layout: (s_i·W)·h_jᵀ, so query and keys may have different sizes. W is Glorot-uniform.
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError, assertInt } from '@attend/core';
+import { assertInt, configure, glorotVariable, ShapeError } from '@attend/core';
 import { BaseAttention, type AttendDims } from './attend.js';
-import { configure } from './config.js';
-import { glorotVariable } from './weights.js';
 
 export interface GeneralAttentionConfig {
   /** Dq: size of the query (decoder state). */

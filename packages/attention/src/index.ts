@@ -24,4 +24,4 @@ export {
 } from './scaled-dot.js';
 export { createAttention, type AttentionConfig, type AttentionFor } from './factory.js';
 export { MASK_VALUE, causalMask, keepMask, maskedSoftmax, type MaskDims } from './mask.js';
-export { glorotUniform, type SetWeightsOptions } from './weights.js';
+export { glorotUniform, type SetWeightsOptions } from '@attend/core';

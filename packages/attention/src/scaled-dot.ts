@@ -6,9 +6,8 @@
 // mask, §3.2.3). Matches `torch.nn.functional.scaled_dot_product_attention` (see the fixtures), except
 // that a fully masked row gives zeros here where PyTorch gives NaN.
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError } from '@attend/core';
+import { configure, ShapeError } from '@attend/core';
 import { BaseAttention, runAttention, type AttendDims, type AttendOptions, type AttentionResult } from './attend.js';
-import { configure } from './config.js';
 
 /** Scaled dot-product attention has no options; the config exists so every type is built the same way. */
 export type ScaledDotAttentionConfig = Record<string, never>;

@@ -13,3 +13,4 @@ export {
   withDefaults,
 } from './errors.js';
 export { Rng, hashSeed, type RngState } from './random.js';
+export { assertBool, assertChoice, configure } from './config.js';

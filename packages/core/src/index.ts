@@ -12,6 +12,16 @@ export {
   withDefaults,
 } from './errors.js';
 export { Rng, hashSeed, type RngState } from './random.js';
+export { assertBool, assertChoice, configure } from './config.js';
+export {
+  assignWeights,
+  countParams,
+  glorotUniform,
+  glorotVariable,
+  makeVariable,
+  prefixed,
+  type SetWeightsOptions,
+} from './variables.js';
 export {
   BACKEND_NAMES,
   parseBackendName,

@@ -5,8 +5,7 @@
 // positions of every row are reversed among themselves and padding stays where it is, so a padded
 // batch gives the same results as each sequence run alone (as PyTorch's packed sequences do).
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, assertInt, hashSeed } from '@attend/core';
-import { assertChoice, configure } from './config.js';
+import { assertChoice, assertInt, assignWeights, ConfigError, configure, countParams, hashSeed, prefixed, type SetWeightsOptions } from '@attend/core';
 import {
   DEFAULT_RNN_LAYER,
   RNNLayer,
@@ -18,7 +17,6 @@ import {
   type StepResult,
 } from './rnn-layer.js';
 import { checkState, concatStates, sliceState, type RNNState } from './state.js';
-import { assignWeights, countParams, prefixed, type SetWeightsOptions } from './weights.js';
 
 /** How the two directions' outputs are combined: `[B, T, 2H]` or `[B, T, H]`. */
 export type MergeMode = 'concat' | 'sum';

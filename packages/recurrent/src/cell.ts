@@ -7,9 +7,8 @@
 // with the k gate blocks side by side in PyTorch's order (LSTM i, f, g, o; GRU r, z, n), so
 // `x·W_x` computes every gate at once and PyTorch's `weight_ih.T` maps onto `W_x` directly.
 import * as tf from '@tensorflow/tfjs-core';
-import { ShapeError } from '@attend/core';
+import { assignWeights, countParams, ShapeError, type SetWeightsOptions } from '@attend/core';
 import type { CellState } from './state.js';
-import { assignWeights, countParams, type SetWeightsOptions } from './weights.js';
 
 /** The cell types: vanilla (Elman) RNN, LSTM, GRU. */
 export type CellKind = 'rnn' | 'lstm' | 'gru';

@@ -3,9 +3,7 @@
 // al. 2013): a header line "V E", then one line per word, "word v1 v2 … vE", mapped onto a
 // tokenizer's vocabulary; words the file lacks are drawn at random (seeded) with the same spread.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, DataError, Rng, ShapeError, assertInt, assertNumber, hashSeed } from '@attend/core';
-import { assertBool, configure } from './config.js';
-import { assignWeights, countParams, makeVariable, type SetWeightsOptions } from './weights.js';
+import { assertBool, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, DataError, hashSeed, makeVariable, Rng, ShapeError, type SetWeightsOptions } from '@attend/core';
 
 export interface EmbeddingConfig {
   /** V: rows of the table. */

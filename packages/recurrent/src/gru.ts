@@ -19,11 +19,9 @@
 // The taught variant needs the reset gate before the candidate's recurrent product, so it runs two
 // recurrent matmuls per step ([r, z] together, then the candidate's); reset-after runs one.
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, assertInt, hashSeed } from '@attend/core';
+import { assertBool, assertInt, configure, glorotUniform, hashSeed, makeVariable, Rng } from '@attend/core';
 import { BaseCell, type StepFn } from './cell.js';
-import { assertBool, configure } from './config.js';
-import { glorotUniform, orthogonalBlocks } from './init.js';
-import { makeVariable } from './weights.js';
+import { orthogonalBlocks } from './init.js';
 
 export interface GRUCellConfig {
   /** D: input features. */

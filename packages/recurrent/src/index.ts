@@ -47,5 +47,5 @@ export {
 export { sampleIndex, sampleToken, samplingDistribution, type SamplingOptions } from './sampling.js';
 export { zeroState, type CellState, type RNNState } from './state.js';
 export { lstmSequence } from './lstm-sequence.js';
-export { glorotUniform, orthogonal, orthogonalBlocks } from './init.js';
-export type { SetWeightsOptions } from './weights.js';
+export { orthogonal, orthogonalBlocks } from './init.js';
+export { glorotUniform, type SetWeightsOptions } from '@attend/core';

@@ -1,21 +1,10 @@
 // Seeded weight initialisers in plain Float32Array math (no tensors, so they are fast on every
 // backend and identical everywhere).
-//   glorotUniform: Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward
-//     neural networks": U(-a, a) with a = sqrt(6 / (fanIn + fanOut)).
+//   glorotUniform (in @attend/core, shared with the attention layers): Glorot & Bengio 2010.
 //   orthogonal: Saxe et al. 2014, "Exact solutions to the nonlinear dynamics of learning in deep
 //     linear neural networks": the Q of a QR decomposition of a Gaussian matrix, here computed by
 //     modified Gram–Schmidt in float64 (tf.linalg.qr is very slow on the cpu backend).
 import { Rng, assertInt } from '@attend/core';
-
-/** A `[fanIn, fanOut]` matrix (row-major) drawn from Glorot's uniform distribution. */
-export function glorotUniform(rng: Rng, fanIn: number, fanOut: number): Float32Array {
-  assertInt('glorotUniform fanIn', fanIn);
-  assertInt('glorotUniform fanOut', fanOut);
-  const a = Math.sqrt(6 / (fanIn + fanOut));
-  const out = new Float32Array(fanIn * fanOut);
-  for (let i = 0; i < out.length; i++) out[i] = (2 * rng.next() - 1) * a;
-  return out;
-}
 
 /**
  * An `[n, n]` orthogonal matrix (row-major): orthonormalise the columns of a standard normal

@@ -9,15 +9,12 @@
 // Variables (stable names, for checkpoints): `embedding/table`, `layer<ℓ>/<cell>/<weight>`
 // (e.g. `layer0/lstm/W_x`), `head/W_hy`, `head/b_y`.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng, ShapeError, assertInt, assertNumber, hashSeed } from '@attend/core';
+import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, glorotUniform, hashSeed, makeVariable, prefixed, Rng, ShapeError, type SetWeightsOptions } from '@attend/core';
 import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind } from './cell.js';
-import { assertBool, assertChoice, configure } from './config.js';
 import { Embedding } from './embedding.js';
-import { glorotUniform } from './init.js';
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sampling.js';
 import { StackedRNN } from './stacked.js';
 import type { RNNState } from './state.js';
-import { assignWeights, countParams, makeVariable, prefixed, type SetWeightsOptions } from './weights.js';
 
 export interface RNNLanguageModelConfig {
   /** `'rnn'`, `'lstm'` or `'gru'` (default `'lstm'`). */

@@ -9,11 +9,9 @@
 //   b `[4H]` (= bias_ih_l0 + bias_hh_l0), initialised to 0 except the forget block, 1
 //   (Jozefowicz et al. 2015: remember by default early in training).
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, assertInt, assertNumber, hashSeed } from '@attend/core';
+import { assertInt, assertNumber, configure, glorotUniform, hashSeed, makeVariable, Rng } from '@attend/core';
 import { BaseCell, type StepFn } from './cell.js';
-import { configure } from './config.js';
-import { glorotUniform, orthogonalBlocks } from './init.js';
-import { makeVariable } from './weights.js';
+import { orthogonalBlocks } from './init.js';
 
 export interface LSTMCellConfig {
   /** D: input features. */

@@ -7,9 +7,8 @@
 // Also the one-step API, `step(x_t, state)`, so generation costs O(1) per token, and the cell
 // factory `createCell`.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError, assertInt } from '@attend/core';
+import { assertChoice, assertInt, assignWeights, ConfigError, configure, countParams, prefixed, ShapeError, type SetWeightsOptions } from '@attend/core';
 import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind, type RecurrentCell } from './cell.js';
-import { assertChoice, configure } from './config.js';
 import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
@@ -27,7 +26,6 @@ export function setHandWrittenBackward(on: boolean): boolean {
 }
 import { SimpleRNNCell } from './simple-rnn.js';
 import { cellStateAt, checkState, joinCellStates, type CellState, type RNNState } from './state.js';
-import { assignWeights, countParams, prefixed, type SetWeightsOptions } from './weights.js';
 
 /** Options of a full-sequence pass. */
 export interface SequenceOptions<R extends boolean = boolean> {

@@ -5,11 +5,9 @@
 // Row-vector layout: x·W_xh with W_xh `[D, H]`, h·W_hh with W_hh `[H, H]`; PyTorch's nn.RNN maps as
 // W_xh = weight_ih_l0.T, W_hh = weight_hh_l0.T, b = bias_ih_l0 + bias_hh_l0.
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng, assertInt, hashSeed } from '@attend/core';
+import { assertChoice, assertInt, configure, glorotUniform, hashSeed, makeVariable, Rng } from '@attend/core';
 import { BaseCell, ACTIVATIONS, type Activation, type StepFn } from './cell.js';
-import { assertChoice, configure } from './config.js';
-import { glorotUniform, orthogonalBlocks } from './init.js';
-import { makeVariable } from './weights.js';
+import { orthogonalBlocks } from './init.js';
 
 export interface SimpleRNNCellConfig {
   /** D: input features. */

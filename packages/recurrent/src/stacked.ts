@@ -4,9 +4,8 @@
 // not after the last layer). Dropout is seeded: the stack draws a fresh mask seed for every
 // training pass from its own `Rng`, so a run is reproducible from the config seed.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng, assertInt, assertNumber, hashSeed } from '@attend/core';
+import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, hashSeed, prefixed, Rng, type SetWeightsOptions } from '@attend/core';
 import { ACTIVATIONS, CELL_KINDS } from './cell.js';
-import { assertBool, assertChoice, configure } from './config.js';
 import { Bidirectional, DEFAULT_BIDIRECTIONAL, MERGE_MODES, type MergeMode } from './bidirectional.js';
 import {
   RNNLayer,
@@ -18,7 +17,6 @@ import {
   type StepResult,
 } from './rnn-layer.js';
 import { checkState, concatStates, sliceState, type RNNState } from './state.js';
-import { assignWeights, countParams, prefixed, type SetWeightsOptions } from './weights.js';
 
 export interface StackedRNNConfig extends RNNLayerConfig {
   /** Number of layers (default 2). */

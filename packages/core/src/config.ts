@@ -1,6 +1,7 @@
-// Config merging for Attend's recurrent classes: `withDefaults` from @attend/core (unknown keys are
-// an error) plus required keys, so a missing `hidden` says so instead of silently defaulting.
-import { ConfigError, withDefaults } from '@attend/core';
+// Config checking shared by every Attend class: `configure` merges a config over defaults with
+// `withDefaults` (unknown keys are an error) and insists on required keys, so a missing `hidden`
+// says so instead of silently defaulting; small typed assertions for enums and flags.
+import { ConfigError, withDefaults } from './errors.js';
 
 /** Merges `config` over `defaults`, requiring every key in `required`; unknown keys are an error. */
 export function configure<T extends object>(
@@ -14,6 +15,10 @@ export function configure<T extends object>(
   }
   const template = { ...defaults } as T;
   for (const k of required) if (!(k in template)) (template as Record<string, unknown>)[k] = undefined;
+  const extra = Object.keys(config)[0];
+  if (Object.keys(template).length === 0 && extra !== undefined) {
+    throw new ConfigError(`${what}: unknown option "${extra}"; it takes no options`);
+  }
   const merged = withDefaults(what, template, config);
   for (const k of required) {
     if (merged[k] === undefined) throw new ConfigError(`${what}: option "${k}" is required`);

@@ -1,11 +1,12 @@
-// Named, seeded variables for the attention layers. Every layer exposes `variables()` as a record
-// with stable keys (`W`, `W1`, `W2`, `v`) for checkpoints; the tfjs variable names themselves are
-// left to tfjs (unique per engine, so two layers can coexist).
+// Named, seeded variables shared by every Attend layer. Each layer exposes `variables()` as a record
+// with stable, human-readable keys (`layer0/lstm/W_x`, `W1`, `head/W_hy`) used for checkpoints; the
+// tfjs variable names themselves are left to tfjs (unique per engine, so two models can coexist).
 //   glorotUniform: Glorot & Bengio 2010, "Understanding the difficulty of training deep feedforward
-//     neural networks": U(-a, a) with a = sqrt(6 / (fanIn + fanOut)), in plain Float32Array math
-//     (the same helper as @attend/recurrent's init.ts, so both packages draw identical weights).
+//   neural networks": U(−a, a) with a = √(6 / (fanIn + fanOut)), in plain Float32Array math with a
+//   seeded Rng, so the same seed draws the same weights on every backend.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, Rng, ShapeError, assertInt, hashSeed } from '@attend/core';
+import { ConfigError, ShapeError, assertInt } from './errors.js';
+import { Rng, hashSeed } from './random.js';
 
 /** A `[fanIn, fanOut]` matrix (row-major) drawn from Glorot's uniform distribution. */
 export function glorotUniform(rng: Rng, fanIn: number, fanOut: number): Float32Array {
@@ -17,11 +18,22 @@ export function glorotUniform(rng: Rng, fanIn: number, fanOut: number): Float32A
   return out;
 }
 
-/** A Glorot-uniform trainable float32 variable of `shape` (`[fanIn, fanOut]`, or `[fanIn]` for a vector), seeded by `seed` and its name. */
+/** A trainable (or frozen) float32 variable holding `values`. */
+export function makeVariable(values: Float32Array, shape: number[], trainable = true): tf.Variable {
+  return tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), trainable));
+}
+
+/** A Glorot-uniform trainable variable of `shape` (`[fanIn, fanOut]`, or `[fanIn]`), seeded by `seed` and its name. */
 export function glorotVariable(seed: number, name: string, shape: [number, number] | [number]): tf.Variable {
   const rng = new Rng(hashSeed(`${seed}/${name}`));
-  const values = glorotUniform(rng, shape[0], shape[1] ?? 1);
-  return tf.tidy(() => tf.variable(tf.tensor(values, shape, 'float32'), true));
+  return makeVariable(glorotUniform(rng, shape[0], shape[1] ?? 1), shape);
+}
+
+/** `{ W: v }` → `{ 'prefix/W': v }`. */
+export function prefixed(prefix: string, vars: Record<string, tf.Variable>): Record<string, tf.Variable> {
+  const out: Record<string, tf.Variable> = {};
+  for (const [k, v] of Object.entries(vars)) out[`${prefix}/${k}`] = v;
+  return out;
 }
 
 /** Total number of scalars in `vars`. */
@@ -45,7 +57,8 @@ export function assignWeights(
   options: SetWeightsOptions = {},
 ): void {
   const known = Object.keys(vars);
-  const list = (names: string[]) => (names.length === 0 ? '(none)' : names.join(', '));
+  const list = (names: string[]) =>
+    names.length === 0 ? '(none)' : names.length > 8 ? `${names.slice(0, 8).join(', ')}, … (${names.length} in all)` : names.join(', ');
   for (const name of Object.keys(record)) {
     if (!(name in vars)) {
       throw new ConfigError(`${what}.setWeights: unknown variable "${name}"; expected one of ${list(known)}`);
