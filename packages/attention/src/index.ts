@@ -24,4 +24,35 @@ export {
 } from './scaled-dot.js';
 export { createAttention, type AttentionConfig, type AttentionFor } from './factory.js';
 export { MASK_VALUE, causalMask, keepMask, maskedSoftmax, type MaskDims } from './mask.js';
+export { Seq2Seq, type Seq2SeqLossOptions } from './seq2seq/model.js';
+export {
+  DEFAULT_SEQ2SEQ,
+  SEQ2SEQ_ATTENTIONS,
+  SEQ2SEQ_CELLS,
+  SEQ2SEQ_SPECIALS,
+  resolveSeq2SeqConfig,
+  type Seq2SeqAttention,
+  type Seq2SeqCell,
+  type Seq2SeqConfig,
+} from './seq2seq/config.js';
+export { Seq2SeqEncoder } from './seq2seq/encoder.js';
+export { Bridge } from './seq2seq/bridge.js';
+export { Seq2SeqDecoder, type DecoderState, type DecoderStepResult, type EncoderMemory } from './seq2seq/decoder.js';
+export {
+  DEFAULT_GREEDY_OPTIONS,
+  greedyDecode,
+  type Encoded,
+  type GreedyOptions,
+  type Seq2SeqHypothesis,
+  type StepModel,
+} from './seq2seq/greedy.js';
+export {
+  DEFAULT_BEAM_SEARCH_OPTIONS,
+  beamSearch,
+  lengthPenalty,
+  type BeamSearchOptions,
+  type BeamSearchResult,
+  type ScoredHypothesis,
+} from './seq2seq/beam.js';
+export { resolveSourceMask, type ResolvedMask, type SourceMask } from './seq2seq/inputs.js';
 export { glorotUniform, type SetWeightsOptions } from '@attend/core';

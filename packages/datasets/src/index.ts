@@ -1,5 +1,6 @@
 // @attend/datasets — the public API (browser-safe): train/validation splits and language-model
-// batches over token-id arrays. Reading corpora from disk is in `./node`.
+// batches over token-id arrays, translation pairs (parsing, normalisation, references, a split by
+// source) and the synthetic date-conversion task. Reading files from disk is in `./node`.
 export { splitIds, trainLength, type Split, type TokenIds } from './split.js';
 export { checkCorpusLength, minCorpusLength } from './check.js';
 export {
@@ -12,3 +13,32 @@ export {
   type LMBatcherState,
   type SequentialBatchOptions,
 } from './batcher.js';
+export {
+  DEFAULT_PARSE_PAIRS_OPTIONS,
+  DEFAULT_SPLIT_PAIRS_OPTIONS,
+  countTokens,
+  groupReferences,
+  isValidationSource,
+  normalizeSentence,
+  parsePairs,
+  parsePairsBytes,
+  sourceHash,
+  splitPairs,
+  type BadLine,
+  type NormalizeOptions,
+  type PairsResult,
+  type ParsePairsOptions,
+  type ReferenceGroup,
+  type SentencePair,
+  type SplitPairsOptions,
+} from './pairs.js';
+export {
+  DATE_FORMATS,
+  DATE_YEARS,
+  formatDate,
+  generateDatePairs,
+  isoDate,
+  type CalendarDate,
+  type DateFormat,
+  type DatePair,
+} from './dates.js';
