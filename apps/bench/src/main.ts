@@ -10,7 +10,7 @@ import { benchGenerate, parseGenerateArgs } from './generate.js';
 // `pnpm bench …` runs in the workspace root; relative paths are the user's (pnpm passes INIT_CWD).
 if (process.env.npm_lifecycle_event === 'bench' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 
-const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promise<{ text: string; json: unknown }> }> = {
+const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promise<{ text: string; json: unknown; file?: string }> }> = {
   rnn: {
     summary: 'training chars/s: tf.layers vs Attend composite vs Attend default per backend, PyTorch baseline (--cell lstm|gru|rnn --backends wasm,tensorflow)',
     run: (argv) => benchRnn(parseRnnArgs(argv)),
@@ -21,7 +21,10 @@ const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promis
   },
   'char-rnn': {
     summary: 'quality: RNN, GRU and LSTM trained for the same time on tinyshakespeare (--budget 15m --cells rnn,gru,lstm)',
-    run: (argv) => benchCharRnn(parseCharRnnArgs(argv)),
+    run: async (argv) => {
+      const o = parseCharRnnArgs(argv);
+      return { ...(await benchCharRnn(o)), file: `char-rnn-${o.cells.join('-')}.json` };
+    },
   },
   matmul: {
     summary: 'GFLOP/s of a float32 matMul on every backend that loads here (baseline: cpu)',
@@ -44,11 +47,11 @@ if (!name || name === '--help' || name === '-h') {
   console.error(`bench: unknown benchmark "${name}"\n\n${usage()}`);
   process.exitCode = 2;
 } else {
-  const { text, json } = await BENCHES[name].run(process.argv.slice(3));
+  const { text, json, file: fileName } = await BENCHES[name].run(process.argv.slice(3));
   console.log(text);
   const dir = join(process.cwd(), 'bench-results');
   mkdirSync(dir, { recursive: true });
-  const file = join(dir, `${name}.json`);
+  const file = join(dir, fileName ?? `${name}.json`);
   writeFileSync(file, `${JSON.stringify({ bench: name, date: new Date().toISOString(), node: process.version, results: json }, null, 2)}\n`);
   console.log(`\nwrote ${file}`);
 }

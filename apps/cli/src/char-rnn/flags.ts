@@ -30,8 +30,17 @@ export const TRAIN_FLAGS = {
   out: { type: 'string' },
   resume: { type: 'boolean' },
   config: { type: 'string' },
+  preset: { type: 'string' },
   ...BACKEND_FLAG,
 } as const satisfies Options;
+
+/**
+ * Named flag sets, under the flags given (which win). `quick` is the README's one-minute first run:
+ * a model small enough to learn visibly in a minute on two CPU cores with the wasm backend.
+ */
+export const TRAIN_PRESETS: Record<string, Values> = {
+  quick: { layers: '1', hidden: '128', 'seq-len': '64', time: '1m', 'eval-every': '100', 'sample-at': '50,100,200,300' },
+};
 
 export const TRAIN_HELP = `Usage: attend train char-rnn [options]
 
@@ -70,10 +79,13 @@ Output
   --out DIR          checkpoint directory (default runs/char-rnn)
   --resume           continue the checkpoint in --out (same model, same data)
   --config FILE      a JSON object of these flags, e.g. {"hidden": 512}; command-line flags win
+  --preset NAME      a named set of flags under the ones given: quick (1 layer × 128, --time 1m,
+                     samples at steps 50, 100, 200, 300: the README's first run)
 ${BACKEND_HELP}
 
 Examples
-  attend train char-rnn --time 1m
+  attend train char-rnn --preset quick
+  attend train char-rnn --time 10m
   attend train char-rnn --corpus ../shared/data/tinyshakespeare.txt --cell gru --steps 3000
   attend train char-rnn --out runs/shakespeare --resume`;
 
@@ -94,6 +106,16 @@ export interface TrainSettings {
   temperature: number;
   seed: number;
   out: string;
+}
+
+/** `values` over the named preset (if any); an unknown preset is a UsageError listing the known ones. */
+export function withPreset(values: Values): Values {
+  if (values.preset === undefined) return values;
+  const preset = TRAIN_PRESETS[String(values.preset)];
+  if (!preset) throw new UsageError(`--preset: expected one of ${Object.keys(TRAIN_PRESETS).join(', ')}, got "${String(values.preset)}"`);
+  const out: Values = { ...preset };
+  for (const [k, v] of Object.entries(values)) if (v !== undefined) out[k] = v;
+  return out;
 }
 
 /** Turns the flag values into typed settings; every bad value is a UsageError naming the flag. */

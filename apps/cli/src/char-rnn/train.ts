@@ -15,7 +15,7 @@ import { assertCompatible, checkpointTo, interruptSignal, loadCheckpoint } from 
 import { parse, UsageError } from '../args.js';
 import { useBackend } from '../lib/backend.js';
 import { withConfigFile } from '../lib/config-file.js';
-import { TRAIN_FLAGS, TRAIN_HELP, trainSettings, type TrainSettings } from './flags.js';
+import { TRAIN_FLAGS, TRAIN_HELP, trainSettings, withPreset, type TrainSettings } from './flags.js';
 
 interface TensorBatch {
   inputs: tf.Tensor2D;
@@ -48,7 +48,7 @@ export async function trainCharRNN(argv: string[]): Promise<number> {
     console.log(TRAIN_HELP);
     return 0;
   }
-  const values = withConfigFile(parsed.values, TRAIN_FLAGS, parsed.values.config);
+  const values = withPreset(withConfigFile(parsed.values, TRAIN_FLAGS, parsed.values.config));
   let s: TrainSettings = trainSettings(values);
   const out = resolve(s.out);
 
