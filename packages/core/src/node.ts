@@ -33,7 +33,7 @@ function tfjsNodeCandidate(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node
         await importOptional(pkg);
       } catch (err) {
         const msg = reasonOf(err);
-        if (/Cannot find (package|module) '@tensorflow\/tfjs-node/.test(msg)) throw new Error('not installed');
+        if (/Cannot find (package|module) '@tensorflow\/tfjs-node|Could not resolve "@tensorflow\/tfjs-node/.test(msg)) throw new Error('not installed');
         if (/tfjs_binding|native addon/i.test(msg)) {
           throw new Error(
             pkg === '@tensorflow/tfjs-node'

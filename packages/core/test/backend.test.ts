@@ -68,7 +68,7 @@ describe('selectBackend (Node)', () => {
       sel = await selectBackend({ prefer: 'tensorflow', ...quiet });
     } catch (err) {
       if (process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw err;
-      const reason = (err as Error).message.split('\n').slice(1, 3).join('; ');
+      const reason = (err as Error).message.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.trim()).join('; ');
       console.warn(`skipped: tensorflow backend not available here (${reason})`);
       ctx.skip();
       return;

@@ -19,7 +19,7 @@ beforeAll(async () => {
     await selectBackend({ prefer: 'tensorflow', log: false });
   } catch (err) {
     if (process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw err;
-    skip = (err as Error).message.split('\n')[1]?.trim() ?? 'tensorflow backend not available';
+    skip = (err as Error).message.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.trim()).join('; ');
     console.warn(`skipped: tensorflow backend not available here (${skip})`);
   }
 });
