@@ -66,8 +66,9 @@ export async function trainCharRNN(argv: string[]): Promise<number> {
     s = {
       ...saved,
       model: saved.model,
+      // Steps and time: the ones given now, else the checkpoint's (a timed run gets its budget again).
       steps: values.steps !== undefined || values.time !== undefined ? s.steps : saved.steps,
-      timeSeconds: s.timeSeconds,
+      timeSeconds: values.steps !== undefined || values.time !== undefined ? s.timeSeconds : saved.timeSeconds,
       sampleAt: values['sample-at'] !== undefined ? s.sampleAt : saved.sampleAt,
       out: s.out,
     };
