@@ -1,14 +1,16 @@
 // Packs published @attend/* packages with pnpm (publishConfig applied), installs the tarballs into an
 // empty folder outside the workspace with npm, and imports them under plain Node ESM: what a user
 // of the npm packages gets. Usage: node tooling/scripts/pack-check.mjs [package-dir …]
-// (default: packages/core). Needs `pnpm build` first.
+// (default: every folder under packages/). Needs `pnpm build` first.
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync, readdirSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 
 const root = resolve(import.meta.dirname, '..', '..');
-const dirs = process.argv.slice(2).length ? process.argv.slice(2) : ['packages/core'];
+const dirs = process.argv.slice(2).length
+  ? process.argv.slice(2)
+  : readdirSync(join(root, 'packages')).filter((d) => existsSync(join(root, 'packages', d, 'package.json'))).map((d) => `packages/${d}`);
 const work = mkdtempSync(join(tmpdir(), 'attend-pack-'));
 const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 try {
