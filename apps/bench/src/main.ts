@@ -13,7 +13,10 @@ if (process.env.npm_lifecycle_event === 'bench' && process.env.INIT_CWD) process
 const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promise<{ text: string; json: unknown; file?: string }> }> = {
   rnn: {
     summary: 'training chars/s: tf.layers vs Attend composite vs Attend default per backend, PyTorch baseline (--cell lstm|gru|rnn --backends wasm,tensorflow)',
-    run: (argv) => benchRnn(parseRnnArgs(argv)),
+    run: async (argv) => {
+      const o = parseRnnArgs(argv);
+      return { ...(await benchRnn(o)), file: `rnn-${o.cell}.json` };
+    },
   },
   generate: {
     summary: 'stateful sampling chars/s of a 2×512 LSTM per backend (--cell --layers --hidden --length --backends)',

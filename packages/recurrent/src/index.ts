@@ -47,5 +47,6 @@ export {
 export { sampleIndex, sampleToken, samplingDistribution, type SamplingOptions } from './sampling.js';
 export { zeroState, type CellState, type RNNState } from './state.js';
 export { lstmSequence } from './lstm-sequence.js';
+export { gruSequence } from './gru-sequence.js';
 export { orthogonal, orthogonalBlocks } from './init.js';
 export { glorotUniform, type SetWeightsOptions } from '@attend/core';

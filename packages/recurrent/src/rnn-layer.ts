@@ -12,11 +12,12 @@ import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind, type Recurrent
 import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
+import { gruSequence } from './gru-sequence.js';
 import { lstmLayerTensorflow, tensorflowAvailable } from './lstm-tensorflow.js';
 
 let useHandWrittenBackward = true;
 /**
- * Turns the hand-written LSTM backward on or off (default on); off, every cell runs on tfjs's
+ * Turns the hand-written LSTM and GRU backward passes on or off (default on); off, every cell runs on tfjs's
  * autodiff through the per-step ops — the reference path. Returns the previous setting.
  */
 export function setHandWrittenBackward(on: boolean): boolean {
@@ -188,6 +189,13 @@ export class RNNLayer implements SequenceLayer {
         const s0: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
         const r = lstmSequence(xp as tf.Tensor3D, this.cell.W_h as tf.Tensor2D, s0.h, s0.c!);
         return { output: returnSequences ? r.hs : tf.clone(r.h), state: joinCellStates([{ h: r.h, c: r.c }]) };
+      }
+      if (!mask && this.cell instanceof GRUCell && !this.cell.resetAfter && useHandWrittenBackward) {
+        // Unmasked taught GRU: the recurrence with a hand-written backward (./gru-sequence.ts).
+        const h0 = initialState ? cellStateAt(initialState, 0).h : this.cell.zeroState(B).h;
+        const hs = gruSequence(xp as tf.Tensor3D, this.cell.W_h as tf.Tensor2D, h0); // [B, T, H]
+        const h = tf.reshape(tf.slice(hs, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
+        return { output: returnSequences ? hs : tf.clone(h), state: joinCellStates([{ h }]) };
       }
       const xs = tf.unstack(xp, 1) as tf.Tensor2D[]; // T × [B, kH]
       const ms = mask ? (tf.unstack(tf.reshape(tf.cast(mask, 'float32'), [B, T, 1]), 1) as tf.Tensor2D[]) : undefined; // T × [B, 1]
