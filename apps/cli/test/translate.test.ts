@@ -83,6 +83,9 @@ describe('attend train translate', () => {
     const exists = attend(['train', 'translate', '--steps', '6', '--out', dates, ...TINY]);
     expect(exists.code).toBe(2);
     expect(exists.stderr).toContain('--resume');
+    const ok = attend(['train', 'translate', '--steps', '6', '--out', dates, '--resume', ...TINY]);
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain('done at step 6');
   });
 });
 
