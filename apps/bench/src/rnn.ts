@@ -118,6 +118,9 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
   const skipped: string[] = [];
   const chars = o.batch * o.seqLen;
   const seen = new Set<string>();
+  // PyTorch first, before any tfjs backend has started threads of its own in this process tree
+  // (measured after the tensorflow backend, the same PyTorch step ran up to 15× slower here).
+  const torch = benchPytorch(o);
   for (const c of NODE_CANDIDATES) {
     if (seen.has(c.name) || (o.backends && !o.backends.includes(c.name))) continue;
     try {
@@ -138,7 +141,6 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
       console.log(`  ${c.name.padEnd(10)} ${impl}: ${(chars / seconds).toFixed(0)} chars/s`);
     }
   }
-  const torch = benchPytorch(o);
   if (typeof torch === 'string') skipped.push(torch);
   else rows.push(torch);
   const base = typeof torch === 'string' ? undefined : torch.charsPerSecond;
