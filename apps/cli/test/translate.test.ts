@@ -1,7 +1,6 @@
 // The translation CLI end to end (train on the date task → translate with an attention map; train on
 // a tiny generated pairs file → eval BLEU), every bad input of the issue, and the batching helper:
-// padding never changes a sentence's loss. Runs through src/translate/main.ts (the same commands
-// `attend train translate`, `attend translate`, `attend eval translate` dispatch to).
+// padding never changes a sentence's loss. Runs the real `attend` entry (src/main.ts).
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -12,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { PairBatcher, padBatch, toTensors, disposeBatch, type Example } from '../src/translate/batches.js';
 import { CLI_DIR, TINY as CHAR_RNN_TINY, attend as attendMain, generatedText, tempDir } from './helpers.js';
 
-const ENTRY = join(CLI_DIR, 'src', 'translate', 'main.ts');
+const ENTRY = join(CLI_DIR, 'src', 'main.ts');
 function attend(args: string[]) {
   const r = spawnSync(process.execPath, ['--conditions=@attend/source', '--import', 'tsx', ENTRY, ...args], {
     cwd: CLI_DIR,

@@ -8,6 +8,7 @@ import { intFlag, parse } from '../args.js';
 import { BACKEND_FLAG, BACKEND_HELP, useBackend } from '../lib/backend.js';
 import { loadCharRNN } from '../lib/model-dir.js';
 import { evaluateLoss } from '../char-rnn/train.js';
+import { evalTranslate } from '../translate/eval.js';
 
 const FLAGS = {
   model: { type: 'string' },
@@ -20,7 +21,8 @@ const FLAGS = {
   ...BACKEND_FLAG,
 } as const;
 
-const HELP = `Usage: attend eval --model DIR --corpus PATH [options]
+const HELP = `Usage: attend eval --model DIR --corpus PATH [options]     (a char-rnn model)
+       attend eval translate --model DIR --pairs FILE.tsv [options]  (BLEU; see its --help)
 
 Prints the loss of a trained char-rnn on a text (every character of it, in windows of --seq-len).
 
@@ -35,9 +37,10 @@ ${BACKEND_HELP}`;
 
 export const evalCommand: Command = {
   name: 'eval',
-  synopsis: 'eval --model DIR --corpus PATH',
-  summary: 'loss and bits per character of a model on any text',
+  synopsis: 'eval [translate] --model DIR …',
+  summary: 'bits per character on any text; BLEU of a translation model',
   async run(argv) {
+    if (argv[0] === 'translate') return evalTranslate(argv.slice(1));
     const { values } = parse(argv, FLAGS, HELP);
     if (values.help) {
       console.log(HELP);

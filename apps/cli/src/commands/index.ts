@@ -6,8 +6,9 @@ import { trainCommand } from './train.js';
 import { sampleCommand } from './sample.js';
 import { evalCommand } from './eval.js';
 import { labCommand } from './lab.js';
+import { translateCommand } from './translate.js';
 
-export const COMMANDS: readonly Command[] = [trainCommand, sampleCommand, evalCommand, labCommand, backendsCommand, setupCommand];
+export const COMMANDS: readonly Command[] = [trainCommand, sampleCommand, translateCommand, evalCommand, labCommand, backendsCommand, setupCommand];
 
 export function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.synopsis.length));

@@ -2,9 +2,11 @@
 import type { Command } from './command.js';
 import { UsageError } from '../args.js';
 import { trainCharRNN } from '../char-rnn/train.js';
+import { trainTranslate } from '../translate/train.js';
 
 const MODELS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   'char-rnn': { summary: 'character-level RNN / LSTM / GRU language model', run: trainCharRNN },
+  translate: { summary: 'attention encoder–decoder (the date task, or --pairs FILE.tsv)', run: trainTranslate },
 };
 
 const HELP = `Usage: attend train <model> [options]   (attend train <model> --help for its options)
@@ -14,7 +16,7 @@ ${Object.entries(MODELS).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`).join(
 
 export const trainCommand: Command = {
   name: 'train',
-  synopsis: 'train char-rnn [options]',
+  synopsis: 'train char-rnn|translate [options]',
   summary: 'train a model and print samples as it learns',
   async run(argv) {
     const [model, ...rest] = argv;
