@@ -23,10 +23,10 @@ const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promis
     run: (argv) => benchGenerate(parseGenerateArgs(argv)),
   },
   'char-rnn': {
-    summary: 'quality: RNN, GRU and LSTM trained for the same time on tinyshakespeare (--budget 15m --cells rnn,gru,lstm)',
+    summary: 'quality: RNN, GRU and LSTM trained with the same budget on tinyshakespeare (--budget 15m | --steps N, --cells rnn,gru,lstm)',
     run: async (argv) => {
       const o = parseCharRnnArgs(argv);
-      return { ...(await benchCharRnn(o)), file: `char-rnn-${o.cells.join('-')}.json` };
+      return { ...(await benchCharRnn(o)), file: `char-rnn-${o.cells.join('-')}${o.steps ? `-${o.steps}steps` : ''}.json` };
     },
   },
   matmul: {
