@@ -30,7 +30,19 @@ export async function loadCharRNN(dir: string): Promise<LoadedCharRNN> {
       `checkpoint ${dir} is inconsistent: its tokenizer has ${tokenizer.vocabSize} tokens but its model expects ${modelConfig.vocabSize}`,
     );
   }
-  const model = new RNNLanguageModel(modelConfig);
+  const model = loadWeightsInto(new RNNLanguageModel(modelConfig), checkpoint, dir);
+  return { model, tokenizer, checkpoint };
+}
+
+/**
+ * Copies a checkpoint's weights into a freshly built `model` (by name, every shape checked) and
+ * returns it; a mismatch disposes the model and is a DataError naming the checkpoint.
+ */
+export function loadWeightsInto<M extends { setWeights(r: Record<string, tf.Tensor>): void; dispose(): void }>(
+  model: M,
+  checkpoint: LoadedCheckpoint,
+  dir: string,
+): M {
   const weights = tf.tidy(() =>
     Object.fromEntries(checkpoint.state.weights.map((w) => [w.name, tf.tensor(w.data, w.shape, 'float32')])),
   );
@@ -43,5 +55,5 @@ export async function loadCharRNN(dir: string): Promise<LoadedCharRNN> {
   } finally {
     tf.dispose(weights);
   }
-  return { model, tokenizer, checkpoint };
+  return model;
 }

@@ -2,11 +2,12 @@
 // inference helpers: batched greedy translation, validation loss, exact match and corpus BLEU.
 import * as tf from '@tensorflow/tfjs-core';
 import { Seq2Seq, type Seq2SeqConfig, type Seq2SeqHypothesis } from '@attend/attention';
-import { AttendError, DataError } from '@attend/core';
+import { DataError } from '@attend/core';
 import { groupReferences, normalizeSentence, type SentencePair } from '@attend/datasets';
 import { tokenizerFromJSON } from '@attend/tokenizers';
 import { corpusBleu, type BleuScore } from '@attend/training';
 import { loadCheckpoint, type LoadedCheckpoint } from '@attend/training/node';
+import { loadWeightsInto } from '../lib/model-dir.js';
 import { disposeBatch, padBatch, sortedBatches, toTensors, type Example } from './batches.js';
 import { detokenize, type PairTokenizer } from './data.js';
 import type { TranslateSettings } from './flags.js';
@@ -49,17 +50,7 @@ export async function loadTranslator(dir: string): Promise<LoadedTranslator> {
   if (src.vocabSize !== config.srcVocab || tgt.vocabSize !== config.tgtVocab) {
     throw new DataError(`checkpoint ${dir} is inconsistent: its tokenizers have ${src.vocabSize}/${tgt.vocabSize} tokens but its model expects ${config.srcVocab}/${config.tgtVocab}`);
   }
-  const model = new Seq2Seq(config);
-  const weights = tf.tidy(() => Object.fromEntries(checkpoint.state.weights.map((w) => [w.name, tf.tensor(w.data, w.shape, 'float32')])));
-  try {
-    model.setWeights(weights);
-  } catch (err) {
-    model.dispose();
-    if (err instanceof AttendError) throw new DataError(`checkpoint ${dir} does not match its own model config: ${err.message}`);
-    throw err;
-  } finally {
-    tf.dispose(weights);
-  }
+  const model = loadWeightsInto(new Seq2Seq(config), checkpoint, dir);
   return { model, src, tgt, settings: checkpoint.config.training as unknown as TranslateSettings, checkpoint };
 }
 
