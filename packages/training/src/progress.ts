@@ -22,6 +22,8 @@ export interface ProgressLine {
   lr?: number;
   /** Tokens (characters, for a char model) per second. */
   charsPerSecond: number;
+  /** What is counted per second (default `chars`). */
+  unit?: string;
   /** Seconds left; undefined when unknown. */
   etaSeconds?: number;
 }
@@ -86,7 +88,7 @@ export function formatProgressLine(p: ProgressLine, opts: { bar?: boolean; width
   parts.push(`loss ${p.loss.toFixed(4)}`);
   if (p.valLoss !== undefined) parts.push(`val ${p.valLoss.toFixed(4)}`);
   if (p.lr !== undefined) parts.push(`lr ${p.lr.toExponential(2)}`);
-  parts.push(`${formatCount(p.charsPerSecond)} chars/s`);
+  parts.push(`${formatCount(p.charsPerSecond)} ${p.unit ?? 'chars'}/s`);
   parts.push(`ETA ${formatDuration(p.etaSeconds)}`);
   const line = parts.join(' | ');
   return opts.width !== undefined && line.length > opts.width ? line.slice(0, Math.max(0, opts.width)) : line;
@@ -109,6 +111,8 @@ export interface ProgressOptions {
   stream: ProgressStream;
   /** Tokens (characters) per optimizer step: batch size × context length. */
   tokensPerStep: number;
+  /** What `tokensPerStep` counts, shown as `<unit>/s` (default `chars`; e.g. `pairs` for translation). */
+  unit?: string;
   /** Plain (non-terminal) mode: a line at most every this many seconds (and on every evaluation). Default 10. */
   intervalSeconds?: number;
   /** Terminal mode: redraw at most every this many seconds. Default 0.1. */
@@ -122,6 +126,7 @@ export class ProgressReporter {
   private readonly stream: ProgressStream;
   private readonly tty: boolean;
   private readonly tokensPerStep: number;
+  private readonly unit: string | undefined;
   private readonly intervalSeconds: number;
   private readonly redrawSeconds: number;
   private readonly now: () => number;
@@ -135,6 +140,7 @@ export class ProgressReporter {
     this.stream = opts.stream;
     this.tty = opts.stream.isTTY === true;
     this.tokensPerStep = opts.tokensPerStep;
+    this.unit = opts.unit;
     this.intervalSeconds = opts.intervalSeconds ?? 10;
     this.redrawSeconds = opts.redrawSeconds ?? 0.1;
     this.now = opts.now ?? (() => performance.now() / 1000);
@@ -151,6 +157,7 @@ export class ProgressReporter {
         ...(this.lastVal !== undefined ? { valLoss: this.lastVal } : {}),
         ...(u.lr !== undefined ? { lr: u.lr } : {}),
         charsPerSecond: this.tokensPerStep * u.stepsPerSecond,
+        ...(this.unit !== undefined ? { unit: this.unit } : {}),
         etaSeconds: estimateEta(u),
       },
       this.tty ? { bar: true, width: Math.max(20, (this.stream.columns ?? 80) - 1) } : {},

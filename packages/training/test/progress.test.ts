@@ -43,6 +43,7 @@ describe('progress formatting', () => {
       'step 120/2000 [#...................] 6% | loss 2.3457 | val 2.4000 | lr 3.00e-4 | 12.3k chars/s | ETA 3:12',
     );
     expect(formatProgressLine({ step: 5, loss: 1, charsPerSecond: 10 })).toBe('step 5 | loss 1.0000 | 10 chars/s | ETA --:--');
+    expect(formatProgressLine({ step: 5, loss: 1, charsPerSecond: 640, unit: 'pairs' })).toBe('step 5 | loss 1.0000 | 640 pairs/s | ETA --:--');
     expect(formatProgressLine(p, { width: 20 })).toHaveLength(20);
     expect(formatBar(0.5, 4)).toBe('[##..]');
     expect(formatBar(2, 4)).toBe('[####]');

@@ -67,7 +67,7 @@ export async function trainTranslate(argv: string[]): Promise<number> {
   );
 
   const valLossExamples = data.valExamples.slice(0, EVAL_LOSS_PAIRS);
-  const progress = createProgressReporter({ stream: process.stderr, tokensPerStep: s.batch * 10 });
+  const progress = createProgressReporter({ stream: process.stderr, tokensPerStep: s.batch, unit: 'pairs' }); // sentence pairs/s
   const showTranslations = () => {
     const some = data.val.slice(0, SHOWN);
     const hyps = greedyTranslate(model, some.map((p) => data.src.encode(p.source)));
