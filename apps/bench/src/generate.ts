@@ -2,8 +2,8 @@
 // 2 layers × 512 units, vocab 65 — one character at a time through the O(1) step API, on every
 // backend that loads here. Target (issue "Fast recurrent nets"): ≥ 1,000 chars/s on CPU.
 import * as tf from '@tensorflow/tfjs-core';
-import { NODE_CANDIDATES } from '@attend/core/node';
 import { RNNLanguageModel, type CellKind } from '@attend/recurrent';
+import { onEachBackend } from './backends.js';
 import { table } from './timing.js';
 
 export interface GenerateOptions {
@@ -19,17 +19,7 @@ export const DEFAULT_GENERATE: GenerateOptions = { cell: 'lstm', layers: 2, hidd
 
 export async function benchGenerate(o: GenerateOptions): Promise<{ text: string; json: unknown }> {
   const rows: { backend: string; charsPerSecond: number; seconds: number }[] = [];
-  const skipped: string[] = [];
-  const seen = new Set<string>();
-  for (const c of NODE_CANDIDATES) {
-    if (seen.has(c.name) || (o.backends && !o.backends.includes(c.name))) continue;
-    try {
-      await c.load();
-    } catch (err) {
-      skipped.push(`${c.label}: ${(err as Error).message.split('\n')[0]}`);
-      continue;
-    }
-    seen.add(c.name);
+  const skipped = await onEachBackend(o.backends, (c) => {
     const model = new RNNLanguageModel({ cell: o.cell, vocabSize: o.vocab, hidden: o.hidden, layers: o.layers, seed: 0 });
     try {
       const n = c.name === 'cpu' ? Math.min(o.length, 50) : o.length;
@@ -43,7 +33,7 @@ export async function benchGenerate(o: GenerateOptions): Promise<{ text: string;
       model.dispose();
     }
     if (tf.memory().numTensors > 1000) throw new Error(`bench generate: ${tf.memory().numTensors} tensors alive: a leak`);
-  }
+  });
   const text = [
     `stateful sampling, ${o.layers}×${o.hidden} ${o.cell.toUpperCase()}, vocab ${o.vocab}, one character per step (target ≥ 1,000 chars/s on CPU)`,
     table([["backend", "chars/s", "ms/char"], ...rows.map((r) => [r.backend, r.charsPerSecond.toFixed(0), (1000 / r.charsPerSecond).toFixed(2)])]),

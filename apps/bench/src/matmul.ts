@@ -2,7 +2,7 @@
 // with the cpu backend as the in-run baseline. The first thing to run on a new machine: it shows
 // which backend is worth using before any model is trained.
 import * as tf from '@tensorflow/tfjs-core';
-import { NODE_CANDIDATES } from '@attend/core/node';
+import { onEachBackend } from './backends.js';
 import { ratio, table, time } from './timing.js';
 
 export interface MatmulResult {
@@ -14,14 +14,7 @@ export interface MatmulResult {
 
 export async function benchMatmul(sizes: { default: number; cpu: number } = { default: 1024, cpu: 256 }): Promise<MatmulResult[]> {
   const results: MatmulResult[] = [];
-  for (const c of NODE_CANDIDATES) {
-    try {
-      await c.load();
-    } catch (err) {
-      console.log(`skipped: ${c.label}: ${(err as Error).message.split('\n')[0]}`);
-      continue;
-    }
-    if (results.some((r) => r.backend === c.name)) continue;
+  const skipped = await onEachBackend(undefined, async (c) => {
     const n = c.name === 'cpu' ? sizes.cpu : sizes.default;
     const a = tf.randomNormal([n, n], 0, 1, 'float32', 1);
     const b = tf.randomNormal([n, n], 0, 1, 'float32', 2);
@@ -33,7 +26,8 @@ export async function benchMatmul(sizes: { default: number; cpu: number } = { de
     a.dispose();
     b.dispose();
     results.push({ backend: c.name, n, seconds: t.median, gflops: (2 * n ** 3) / t.median / 1e9 });
-  }
+  });
+  for (const s of skipped) console.log(`skipped: ${s}`);
   return results;
 }
 

@@ -9,9 +9,9 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { NODE_CANDIDATES } from '@attend/core/node';
 import { Rng } from '@attend/core';
 import { RNNLanguageModel, setHandWrittenBackward, type CellKind } from '@attend/recurrent';
+import { onEachBackend } from './backends.js';
 import { median, ratio, table } from './timing.js';
 
 export interface RnnBenchOptions {
@@ -78,7 +78,9 @@ function benchLayers(o: RnnBenchOptions): number {
   const model = tfl.sequential({
     layers: [
       tfl.layers.embedding({ inputDim: o.vocab, outputDim: o.embed, inputLength: o.seqLen }),
-      rnn({ units: o.hidden, returnSequences: true }),
+      // Glorot instead of the default orthogonal recurrent init: tfjs-layers' Orthogonal initializer calls
+      // chained tensor methods (x.flatten()) that tfjs-core alone does not register (init only: speed is the same).
+      rnn({ units: o.hidden, returnSequences: true, recurrentInitializer: 'glorotUniform' }),
       tfl.layers.dense({ units: o.vocab }),
     ],
   });
@@ -115,21 +117,11 @@ export function benchPytorch(o: RnnBenchOptions, threads = 2): RnnBenchRow | str
 
 export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json: unknown }> {
   const rows: RnnBenchRow[] = [];
-  const skipped: string[] = [];
   const chars = o.batch * o.seqLen;
-  const seen = new Set<string>();
   // PyTorch first, before any tfjs backend has started threads of its own in this process tree
   // (measured after the tensorflow backend, the same PyTorch step ran up to 15× slower here).
   const torch = benchPytorch(o);
-  for (const c of NODE_CANDIDATES) {
-    if (seen.has(c.name) || (o.backends && !o.backends.includes(c.name))) continue;
-    try {
-      await c.load();
-    } catch (err) {
-      skipped.push(`${c.label}: ${(err as Error).message.split('\n')[0]}`);
-      continue;
-    }
-    seen.add(c.name);
+  const skipped = await onEachBackend(o.backends, (c) => {
     const impls: [string, () => number][] = [
       [`tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
@@ -140,7 +132,7 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
       rows.push({ impl, backend: c.name, seconds, charsPerSecond: chars / seconds });
       console.log(`  ${c.name.padEnd(10)} ${impl}: ${(chars / seconds).toFixed(0)} chars/s`);
     }
-  }
+  });
   if (typeof torch === 'string') skipped.push(torch);
   else rows.push(torch);
   const base = typeof torch === 'string' ? undefined : torch.charsPerSecond;
