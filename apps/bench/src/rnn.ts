@@ -118,8 +118,8 @@ export function benchPytorch(o: RnnBenchOptions, threads = 2): RnnBenchRow | str
 export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json: unknown }> {
   const rows: RnnBenchRow[] = [];
   const chars = o.batch * o.seqLen;
-  // PyTorch first, before any tfjs backend has started threads of its own in this process tree
-  // (measured after the tensorflow backend, the same PyTorch step ran up to 15× slower here).
+  // PyTorch first, before any tfjs backend has started thread pools of its own in this process tree.
+  // (Its 2-thread step is sensitive to anything else using the CPU: up to 15× slower measured here.)
   const torch = benchPytorch(o);
   const skipped = await onEachBackend(o.backends, (c) => {
     const impls: [string, () => number][] = [
