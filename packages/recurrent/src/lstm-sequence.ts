@@ -25,15 +25,20 @@ export function lstmSequence(
   h0: tf.Tensor2D,
   c0: tf.Tensor2D,
 ): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
-  const [B, T] = xp.shape;
-  const H = W_h.shape[0];
-  return tf.tidy(() => {
-    const packed = lstmPacked(xp, W_h, h0, c0) as tf.Tensor3D; // [B, T + 1, H]: h_1..h_T, then c_T
-    const hs = tf.slice(packed, [0, 0, 0], [B, T, H]) as tf.Tensor3D; // [B, T, H]
-    const h = tf.reshape(tf.slice(packed, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
-    const c = tf.reshape(tf.slice(packed, [0, T, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
-    return { hs, h, c };
-  });
+  return tf.tidy(() => unpackLstm(lstmPacked(xp, W_h, h0, c0) as tf.Tensor3D));
+}
+
+/**
+ * Splits the packed output of an LSTM custom gradient — `[B, T + 1, H]`: h_1..h_T, then c_T (tf.customGrad
+ * returns one tensor) — into `{ hs [B, T, H], h = h_T, c = c_T }`.
+ */
+export function unpackLstm(packed: tf.Tensor3D): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
+  const [B, T1, H] = packed.shape;
+  const T = T1 - 1;
+  const hs = tf.slice(packed, [0, 0, 0], [B, T, H]) as tf.Tensor3D; // [B, T, H]
+  const h = tf.reshape(tf.slice(packed, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
+  const c = tf.reshape(tf.slice(packed, [0, T, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
+  return { hs, h, c };
 }
 
 // tf.customGrad takes one output tensor, so h_1..h_T and c_T travel packed as [B, T + 1, H].

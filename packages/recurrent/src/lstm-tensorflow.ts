@@ -8,6 +8,7 @@
 // Only the tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a
 // browser `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';
+import { unpackLstm } from './lstm-sequence.js';
 
 interface TFBinding {
   TF_ATTR_FLOAT: number;
@@ -65,15 +66,7 @@ export function lstmLayerTensorflow(
   h0: tf.Tensor2D,
   c0: tf.Tensor2D,
 ): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
-  const [B, T] = x.shape;
-  const H = W_h.shape[0];
-  return tf.tidy(() => {
-    const packed = blockLstm(x, W_x, W_h, b, h0, c0) as tf.Tensor3D; // [B, T + 1, H]
-    const hs = tf.slice(packed, [0, 0, 0], [B, T, H]) as tf.Tensor3D;
-    const h = tf.reshape(tf.slice(packed, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
-    const c = tf.reshape(tf.slice(packed, [0, T, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
-    return { hs, h, c };
-  });
+  return tf.tidy(() => unpackLstm(blockLstm(x, W_x, W_h, b, h0, c0) as tf.Tensor3D)); // [B, T + 1, H] packed
 }
 
 const blockLstm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

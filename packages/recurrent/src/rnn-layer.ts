@@ -174,33 +174,14 @@ export class RNNLayer implements SequenceLayer {
     const H = this.hidden;
     if (initialState) checkState('RNNLayer.forward initialState', initialState, 1, B, H, this.hasCellState);
     return tf.tidy(() => {
-      const D = this.inputSize;
-      const kH = this.cell.gates * H;
-      if (!mask && this.cell instanceof LSTMCell && useHandWrittenBackward && tensorflowAvailable()) {
-        // tfjs-node: the whole layer is TensorFlow's fused BlockLSTM (./lstm-tensorflow.ts).
-        const s0: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
-        const { W_x, W_h, b } = this.cell;
-        const r = lstmLayerTensorflow(x, W_x as tf.Tensor2D, W_h as tf.Tensor2D, b as tf.Tensor1D, s0.h, s0.c!);
-        return { output: returnSequences ? r.hs : tf.clone(r.h), state: joinCellStates([{ h: r.h, c: r.c }]) };
-      }
-      const xp = tf.reshape(this.cell.projectInput(tf.reshape(x, [B * T, D])), [B, T, kH]); // [B, T, kH]
-      if (!mask && this.cell instanceof LSTMCell && useHandWrittenBackward) {
-        // Unmasked LSTM: the whole recurrence with a hand-written backward (./lstm-sequence.ts).
-        const s0: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
-        const r = lstmSequence(xp as tf.Tensor3D, this.cell.W_h as tf.Tensor2D, s0.h, s0.c!);
-        return { output: returnSequences ? r.hs : tf.clone(r.h), state: joinCellStates([{ h: r.h, c: r.c }]) };
-      }
-      if (!mask && this.cell instanceof GRUCell && !this.cell.resetAfter && useHandWrittenBackward) {
-        // Unmasked taught GRU: the recurrence with a hand-written backward (./gru-sequence.ts).
-        const h0 = initialState ? cellStateAt(initialState, 0).h : this.cell.zeroState(B).h;
-        const hs = gruSequence(xp as tf.Tensor3D, this.cell.W_h as tf.Tensor2D, h0); // [B, T, H]
-        const h = tf.reshape(tf.slice(hs, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
-        return { output: returnSequences ? hs : tf.clone(h), state: joinCellStates([{ h }]) };
-      }
+      const s0: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
+      const fast = !mask && useHandWrittenBackward ? this.wholeSequence(x, s0) : undefined;
+      if (fast) return { output: returnSequences ? fast.hs : tf.clone(fast.last.h), state: joinCellStates([fast.last]) };
+      const xp = this.projectAll(x); // [B, T, kH]
       const xs = tf.unstack(xp, 1) as tf.Tensor2D[]; // T × [B, kH]
       const ms = mask ? (tf.unstack(tf.reshape(tf.cast(mask, 'float32'), [B, T, 1]), 1) as tf.Tensor2D[]) : undefined; // T × [B, 1]
       const step = this.cell.stepper();
-      let state: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
+      let state = s0;
       const ys: tf.Tensor2D[] = [];
       for (let t = 0; t < T; t++) {
         const next = step(xs[t]!, state);
@@ -216,6 +197,33 @@ export class RNNLayer implements SequenceLayer {
       const output = returnSequences ? (tf.stack(ys, 1) as tf.Tensor3D) : tf.clone(state.h); // [B, T, H] | [B, H]
       return { output, state: joinCellStates([state]) };
     }) as SequenceResult<boolean>;
+  }
+
+  /** The input projection of every timestep in one matmul: x `[B, T, D]` → `[B, T, kH]`. */
+  private projectAll(x: tf.Tensor3D): tf.Tensor3D {
+    const [B, T, D] = x.shape;
+    return tf.reshape(this.cell.projectInput(tf.reshape(x, [B * T, D])), [B, T, this.cell.gates * this.hidden]);
+  }
+
+  /**
+   * The unmasked sequence on a fast path with its own backward pass, where the cell has one:
+   * TensorFlow's fused BlockLSTM on tfjs-node (./lstm-tensorflow.ts), else the hand-written BPTT of
+   * the LSTM (./lstm-sequence.ts) or the taught GRU (./gru-sequence.ts). Undefined: use the time loop.
+   */
+  private wholeSequence(x: tf.Tensor3D, s0: CellState): { hs: tf.Tensor3D; last: CellState } | undefined {
+    const cell = this.cell;
+    if (cell instanceof LSTMCell) {
+      const r = tensorflowAvailable()
+        ? lstmLayerTensorflow(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, s0.h, s0.c!)
+        : lstmSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, s0.c!);
+      return { hs: r.hs, last: { h: r.h, c: r.c } };
+    }
+    if (cell instanceof GRUCell && !cell.resetAfter) {
+      const [B, T, H] = [x.shape[0], x.shape[1], this.hidden];
+      const hs = gruSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h); // [B, T, H]
+      return { hs, last: { h: tf.reshape(tf.slice(hs, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D } };
+    }
+    return undefined;
   }
 
   step(x: tf.Tensor2D, state?: RNNState): StepResult {

@@ -9,15 +9,8 @@ import { ConfigError, DataError } from '@attend/core';
 import { describe, expect, it } from 'vitest';
 import { corpusBleu, sentenceBleu, tokenize13a, type BleuOptions, type BleuScore } from '../src/index.js';
 
-interface Expected {
-  score: number;
-  precisions: number[];
-  bp: number;
-  sysLen: number;
-  refLen: number;
-  counts: number[];
-  totals: number[];
-}
+/** The fixture's expected values: the same fields as a BleuScore. */
+type Expected = BleuScore;
 interface Fixture {
   meta: { sacrebleu: string };
   corpus: { name: string; hypotheses: string[]; references: string[][]; options: BleuOptions; expected: Expected }[];
