@@ -33,6 +33,8 @@ export interface CharRnnResult {
   valLoss: number;
   backend: string;
   params: string;
+  /** Training flags given after `--`, the same for every cell (e.g. `--lr 0.004`). */
+  extra: string[];
 }
 
 export function parseCharRnnArgs(argv: string[]): CharRnnOptions {
@@ -89,6 +91,7 @@ export async function benchCharRnn(o: CharRnnOptions): Promise<{ text: string; j
         valLoss: last?.valLoss ?? NaN,
         backend: config.training.backend,
         params,
+        extra: o.extra,
       });
     } finally {
       rmSync(out, { recursive: true, force: true });
@@ -104,5 +107,6 @@ export async function benchCharRnn(o: CharRnnOptions): Promise<{ text: string; j
     lstm && !o.steps ? `LSTM ${lstm.valLoss.toFixed(3)} nats/char: target ≤ 1.60 ${lstm.valLoss <= 1.6 ? 'met' : 'NOT met'}` : '',
     rnn ? results.filter((r) => r.cell !== 'rnn').map((r) => `${r.cell} ${r.valLoss < rnn.valLoss ? 'beats' : 'does not beat'} the vanilla RNN by ${(rnn.valLoss - r.valLoss).toFixed(3)}`).join('; ') : '',
   ].filter(Boolean).join('\n');
-  return { text: `${text}\n${verdict}`, json: results };
+  const flags = o.extra.length ? `\ntraining flags for every cell: ${o.extra.join(' ')}` : '';
+  return { text: `${text}${flags}\n${verdict}`, json: results };
 }

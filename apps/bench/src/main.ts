@@ -26,7 +26,7 @@ const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promis
     summary: 'quality: RNN, GRU and LSTM trained with the same budget on tinyshakespeare (--budget 15m | --steps N, --cells rnn,gru,lstm)',
     run: async (argv) => {
       const o = parseCharRnnArgs(argv);
-      return { ...(await benchCharRnn(o)), file: `char-rnn-${o.cells.join('-')}${o.steps ? `-${o.steps}steps` : ''}.json` };
+      return { ...(await benchCharRnn(o)), file: `char-rnn-${o.cells.join('-')}${o.steps ? `-${o.steps}steps` : ''}${o.extra.length ? `-${o.extra.join('').replace(/[^\w.]+/g, '')}` : ''}.json` };
     },
   },
   matmul: {

@@ -44,7 +44,7 @@ export {
   type RNNLanguageModelConfig,
   type SampleOptions,
 } from './language-model.js';
-export { sampleIndex, sampleToken, samplingDistribution, type SamplingOptions } from './sampling.js';
+export { checkSamplingOptions, sampleIndex, sampleToken, samplingDistribution, type SamplingOptions } from './sampling.js';
 export { zeroState, type CellState, type RNNState } from './state.js';
 export { lstmSequence } from './lstm-sequence.js';
 export { gruSequence } from './gru-sequence.js';

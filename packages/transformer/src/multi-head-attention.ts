@@ -1,0 +1,195 @@
+// Multi-head attention (Vaswani et al. 2017, §3.2.2):
+//   MultiHead(Q, K, V) = Concat(head_1, …, head_h)·W^O,   head_i = Attention(Q·W_i^Q, K·W_i^K, V·W_i^V)
+// with d_k = d_v = d/h, and Attention the scaled dot-product attention of @attend/attention
+// (softmax(q·kᵀ/√d_k)·v, padding and causal masks). The h heads are one `[d, d]` projection each for
+// q, k and v, split into `[B, h, T, d_k]` and merged back after attending. Dropout on the attention
+// weights while training (the paper's "attention dropout", as PyTorch's nn.MultiheadAttention).
+//
+// Cached generation: `past` holds the keys and values of the positions already seen `[B, h, P, d_k]`;
+// the new positions' keys and values are appended, and the result's `cache` is the whole lot, so a
+// decoder computes one new position per step instead of re-running the sequence (O(1) attention
+// recomputation per token). Cross-attention passes its precomputed `memory` keys/values instead.
+import * as tf from '@tensorflow/tfjs-core';
+import { assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, hashSeed, prefixed, Rng, ShapeError, type SetWeightsOptions } from '@attend/core';
+import { keepMask, maskedSoftmax, scaledDotProductAttention } from '@attend/attention';
+import { Dense } from './dense.js';
+import { disposeAll, tidy } from './tidy.js';
+
+export interface MultiHeadAttentionConfig {
+  /** d: the model size (input and output). Required. */
+  dModel: number;
+  /** h: number of heads; must divide d (default 4). */
+  heads: number;
+  /** Dropout on the attention weights while training (default 0). */
+  dropout: number;
+  /** Whether the four projections have biases (default true). */
+  bias: boolean;
+  /** Seed of the projections and of the dropout masks (default 0). */
+  seed: number;
+}
+
+export const DEFAULT_MULTI_HEAD_ATTENTION: Omit<MultiHeadAttentionConfig, 'dModel'> = { heads: 4, dropout: 0, bias: true, seed: 0 };
+
+/** Keys and values per head: `[B, h, T, d_k]` each. */
+export type KVCache = { k: tf.Tensor4D; v: tf.Tensor4D };
+
+export interface MultiHeadAttentionOptions {
+  /** `[B, Tk]` padding mask (1 = real key) or `[B, Tq, Tk]` per query; shared by all heads. */
+  mask?: tf.Tensor;
+  /** Query i attends to keys j ≤ i only — with `past`, to keys up to its absolute position. */
+  causal?: boolean;
+  /** Training mode: dropout on the weights (default false). */
+  training?: boolean;
+  /** Self-attention cache: keys/values of earlier positions, to which this call's are appended (stays yours). */
+  past?: KVCache;
+  /** Cross-attention: precomputed keys/values of the memory (from `projectKeyValue`); `keyValue` is then ignored (stays yours). */
+  memory?: KVCache;
+}
+
+/** The result of one call; every tensor is yours. */
+export type MultiHeadAttentionResult = {
+  /** `[B, Tq, d]`. */
+  output: tf.Tensor3D;
+  /** Attention weights per head, `[B, h, Tq, Tk]`: the alignment of every query with every key. */
+  weights: tf.Tensor4D;
+  /** The keys and values attended over (past + new, or the memory's): `[B, h, Tk, d_k]`. */
+  cache: KVCache;
+};
+
+export class MultiHeadAttention {
+  readonly config: Readonly<MultiHeadAttentionConfig>;
+  readonly q: Dense;
+  readonly k: Dense;
+  readonly v: Dense;
+  readonly o: Dense;
+  /** d_k = d / h. */
+  readonly headSize: number;
+  private readonly rng: Rng;
+
+  constructor(config: Partial<MultiHeadAttentionConfig> & { dModel: number }) {
+    const c = configure<MultiHeadAttentionConfig>('MultiHeadAttention', DEFAULT_MULTI_HEAD_ATTENTION, ['dModel'], config);
+    assertInt('MultiHeadAttention.dModel', c.dModel);
+    assertInt('MultiHeadAttention.heads', c.heads);
+    assertNumber('MultiHeadAttention.dropout', c.dropout, 0, 0.999);
+    assertInt('MultiHeadAttention.seed', c.seed, 0);
+    if (c.dModel % c.heads !== 0) {
+      throw new ConfigError(`MultiHeadAttention: dModel must be a multiple of heads, got dModel ${c.dModel} and heads ${c.heads} (d_k = dModel / heads)`);
+    }
+    this.config = Object.freeze({ ...c });
+    this.headSize = c.dModel / c.heads;
+    const dense = (name: string) => new Dense({ inputSize: c.dModel, units: c.dModel, bias: c.bias, seed: hashSeed(`${c.seed}/${name}`) });
+    this.q = dense('q');
+    this.k = dense('k');
+    this.v = dense('v');
+    this.o = dense('o');
+    this.rng = new Rng(hashSeed(`${c.seed}/dropout`));
+  }
+
+  /** `[B, T, d]` → `[B, h, T, d_k]`. */
+  splitHeads(x: tf.Tensor3D): tf.Tensor4D {
+    const [B, T] = x.shape;
+    return tidy(() => tf.transpose(tf.reshape(x, [B, T, this.config.heads, this.headSize]), [0, 2, 1, 3])); // [B, h, T, d_k]
+  }
+
+  /** `[B, h, T, d_k]` → `[B, T, d]`. */
+  mergeHeads(x: tf.Tensor4D): tf.Tensor3D {
+    const [B, , T] = x.shape;
+    return tidy(() => tf.reshape(tf.transpose(x, [0, 2, 1, 3]), [B, T, this.config.dModel])); // [B, T, d]
+  }
+
+  /** Keys and values of `x` `[B, T, d]` per head — for cross-attention memory computed once per source. */
+  projectKeyValue(x: tf.Tensor3D): KVCache {
+    this.checkInput('projectKeyValue', 'keyValue', x);
+    return tidy(() => ({ k: this.splitHeads(this.k.apply(x)), v: this.splitHeads(this.v.apply(x)) }));
+  }
+
+  /**
+   * Attends from `query` `[B, Tq, d]` to `keyValue` `[B, Tk, d]` (default: `query` itself, i.e.
+   * self-attention). Returns the output `[B, Tq, d]`, the per-head weights and the keys/values used.
+   */
+  apply(query: tf.Tensor3D, keyValue?: tf.Tensor3D, options: MultiHeadAttentionOptions = {}): MultiHeadAttentionResult {
+    const { mask, causal = false, training = false, past, memory } = options;
+    this.checkInput('apply', 'query', query);
+    if (keyValue !== undefined && memory === undefined) this.checkInput('apply', 'keyValue', keyValue);
+    if (past && memory) throw new ConfigError('MultiHeadAttention.apply: pass either past (self-attention cache) or memory (cross-attention keys/values), not both');
+    const [B, Tq] = query.shape;
+    if (past) this.checkCache('past', past, B);
+    if (memory) this.checkCache('memory', memory, B);
+    return tidy(() => {
+      const q = this.splitHeads(this.q.apply(query)); // [B, h, Tq, d_k]
+      let kv: KVCache;
+      if (memory) {
+        kv = { k: tf.clone(memory.k), v: tf.clone(memory.v) };
+      } else {
+        const fresh = this.projectKeyValue(keyValue ?? query); // [B, h, Tk_new, d_k]
+        kv = past ? { k: tf.concat([past.k, fresh.k], 2), v: tf.concat([past.v, fresh.v], 2) } : fresh; // [B, h, P + Tk_new, d_k]
+      }
+      const Tk = kv.k.shape[2];
+      // With a cache, query i sits at absolute position P + i: the causal mask is bottom-right aligned.
+      let attnMask = mask;
+      let attnCausal = causal;
+      const P = past ? past.k.shape[2] : 0;
+      if (causal && P > 0) {
+        attnCausal = false;
+        if (Tq > 1) {
+          const m = new Float32Array(Tq * Tk);
+          for (let i = 0; i < Tq; i++) for (let j = 0; j <= Math.min(P + i, Tk - 1); j++) m[i * Tk + j] = 1;
+          const shifted = tf.tile(tf.tensor3d(m, [1, Tq, Tk]), [B, 1, 1]); // [B, Tq, Tk]
+          attnMask = mask === undefined ? shifted : tf.mul(shifted, mask.rank === 2 ? tf.expandDims(mask, 1) : mask);
+        }
+      }
+      const { context, weights } = this.attend(q, kv.k, kv.v, attnMask, attnCausal, training); // [B, h, Tq, d_k], [B, h, Tq, Tk]
+      const output = this.o.apply(this.mergeHeads(context)); // [B, Tq, d]
+      return { output, weights, cache: kv };
+    });
+  }
+
+  /** softmax(q·kᵀ/√d_k)·v per head, with dropout on the weights while training. */
+  private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor | undefined, causal: boolean, training: boolean): { context: tf.Tensor4D; weights: tf.Tensor4D } {
+    if (!training || this.config.dropout === 0) return scaledDotProductAttention(q, k, v, { mask, causal });
+    const [B, h, Tq] = q.shape;
+    const Tk = k.shape[2];
+    const scores = tf.div(tf.matMul(q, k, false, true), Math.sqrt(this.headSize)); // [B, h, Tq, Tk]
+    const keep = keepMask('MultiHeadAttention', mask, causal, { batch: B, heads: h, queryLength: Tq, keyLength: Tk });
+    const weights = maskedSoftmax(scores, keep) as tf.Tensor4D; // [B, h, Tq, Tk]
+    const dropped = tf.dropout(weights, this.config.dropout, undefined, this.rng.seed());
+    return { context: tf.matMul(dropped, v) as tf.Tensor4D, weights }; // [B, h, Tq, d_k]
+  }
+
+  variables(): Record<string, tf.Variable> {
+    return {
+      ...prefixed('q', this.q.variables()),
+      ...prefixed('k', this.k.variables()),
+      ...prefixed('v', this.v.variables()),
+      ...prefixed('o', this.o.variables()),
+    };
+  }
+
+  setWeights(record: Record<string, tf.Tensor>, options?: SetWeightsOptions): void {
+    assignWeights('MultiHeadAttention', this.variables(), record, options);
+  }
+
+  paramCount(): number {
+    return countParams(this.variables());
+  }
+
+  dispose(): void {
+    for (const d of [this.q, this.k, this.v, this.o]) d.dispose();
+  }
+
+  private checkInput(method: string, name: string, x: tf.Tensor): void {
+    const d = this.config.dModel;
+    if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== d) {
+      throw new ShapeError(`MultiHeadAttention.${method}: expected ${name} of shape [B, T, ${d}], got ${x instanceof tf.Tensor ? `[${x.shape.join(', ')}]` : typeof x}`);
+    }
+  }
+
+  private checkCache(name: string, c: KVCache, B: number): void {
+    const { heads: h } = this.config;
+    for (const [part, t] of [['k', c.k], ['v', c.v]] as const) {
+      if (!(t instanceof tf.Tensor) || t.rank !== 4 || t.shape[0] !== B || t.shape[1] !== h || t.shape[3] !== this.headSize) {
+        throw new ShapeError(`MultiHeadAttention.apply: expected ${name}.${part} of shape [${B}, ${h}, T, ${this.headSize}], got ${t instanceof tf.Tensor ? `[${t.shape.join(', ')}]` : typeof t}`);
+      }
+    }
+  }
+}
