@@ -4,10 +4,8 @@
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { AttendError, DataError } from '@attend/core/base';
-import type { CharTokenizer } from './char.js';
-import { tokenizerFromJSON } from './factory.js';
+import { tokenizerFromJSON, type AnyTokenizer } from './factory.js';
 import type { Tokenizer } from './tokenizer.js';
-import type { WordTokenizer } from './word.js';
 
 /** Writes `tok.toJSON()` to `path` atomically (temp file + rename); creates the directory if needed. */
 export async function saveTokenizer(path: string, tok: Tokenizer): Promise<void> {
@@ -24,7 +22,7 @@ export async function saveTokenizer(path: string, tok: Tokenizer): Promise<void>
 }
 
 /** Reads a tokenizer saved by `saveTokenizer`. Missing file, invalid JSON or bad contents are `DataError`s naming the path. */
-export async function loadTokenizer(path: string): Promise<CharTokenizer | WordTokenizer> {
+export async function loadTokenizer(path: string): Promise<AnyTokenizer> {
   const file = resolve(path);
   let text: string;
   try {

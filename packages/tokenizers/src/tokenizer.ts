@@ -3,7 +3,7 @@
 import type { Specials } from './specials.js';
 
 /** The kinds of tokenizer this package can load. */
-export type TokenizerType = 'char' | 'word';
+export type TokenizerType = 'char' | 'word' | 'bpe';
 
 /** Options for `encode`. */
 export interface EncodeOptions {
@@ -38,7 +38,21 @@ export interface WordTokenizerJSON {
   strict: boolean;
 }
 
-export type TokenizerJSON = CharTokenizerJSON | WordTokenizerJSON;
+/**
+ * Saved form of a byte-level BPE tokenizer. `vocab`: the specials at 0..3, the extra `specials`, the 256
+ * byte symbols (GPT-2's byte-to-unicode map, in byte order), then one token per merge; `merges[r]` is the
+ * `[left, right]` pair whose concatenation is the token after the byte symbols at offset `r`.
+ */
+export interface BPETokenizerJSON {
+  type: 'bpe';
+  version: 1;
+  vocab: string[];
+  merges: [string, string][];
+  specials: string[];
+  lowercase: boolean;
+}
+
+export type TokenizerJSON = CharTokenizerJSON | WordTokenizerJSON | BPETokenizerJSON;
 
 /** What every tokenizer offers: text ⇄ ids, specials at fixed ids, and a JSON form. */
 export interface Tokenizer {

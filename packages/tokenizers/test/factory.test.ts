@@ -3,23 +3,26 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DataError } from '@attend/core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CharTokenizer, WordTokenizer, tokenizerFromJSON, type Tokenizer } from '../src/index.js';
+import { BPETokenizer, CharTokenizer, WordTokenizer, tokenizerFromJSON, type Tokenizer } from '../src/index.js';
 import { loadTokenizer, saveTokenizer } from '../src/node.js';
 
 describe('tokenizerFromJSON', () => {
   it('switches on type', () => {
     const c = CharTokenizer.fromText('Привет 👋🏽');
     const w = WordTokenizer.fromText('hello world, hello');
+    const b = BPETokenizer.train(['hello world, hello'], { vocabSize: 270 });
     expect(tokenizerFromJSON(c.toJSON())).toBeInstanceOf(CharTokenizer);
     expect(tokenizerFromJSON(JSON.stringify(w.toJSON()))).toBeInstanceOf(WordTokenizer);
-    const tokens: Tokenizer[] = [c, w];
+    expect(tokenizerFromJSON(JSON.stringify(b.toJSON()))).toBeInstanceOf(BPETokenizer);
+    const tokens: Tokenizer[] = [c, w, b];
     for (const t of tokens) expect(tokenizerFromJSON(t.toJSON()).toJSON()).toEqual(t.toJSON());
   });
 
   it.each([
-    { json: { type: 'bpe', version: 1 }, message: 'Unknown tokenizer type: bpe; expected one of char, word' },
-    { json: { version: 1 }, message: 'Unknown tokenizer type: undefined; expected one of char, word' },
-    { json: null, message: 'Tokenizer JSON: expected an object with a "type" of char or word, got null' },
+    { json: { type: 'unigram', version: 1 }, message: 'Unknown tokenizer type: unigram; expected one of char, word, bpe' },
+    { json: { version: 1 }, message: 'Unknown tokenizer type: undefined; expected one of char, word, bpe' },
+    { json: null, message: 'Tokenizer JSON: expected an object with a "type" of char, word or bpe, got null' },
+    { json: { type: 'bpe', version: 2 }, message: 'bpe tokenizer JSON: expected "version": 1, got 2' },
     { json: '{nope', message: 'Tokenizer JSON is not valid JSON' },
   ])('rejects $json', ({ json, message }) => {
     expect(() => tokenizerFromJSON(json)).toThrowError(DataError);
@@ -48,6 +51,13 @@ describe('saveTokenizer / loadTokenizer', () => {
     const word = WordTokenizer.fromText('a b c');
     await saveTokenizer(path, word); // overwrite
     expect((await loadTokenizer(path)).type).toBe('word');
+    const bpe = BPETokenizer.train(['low lower lowest', 'new newer newest'], { vocabSize: 280 });
+    await saveTokenizer(path, bpe);
+    const bpeBack = await loadTokenizer(path);
+    expect(bpeBack).toBeInstanceOf(BPETokenizer);
+    expect(bpeBack.toJSON()).toEqual(bpe.toJSON());
+    expect(bpeBack.encode('slowest 你好 👋🏽')).toEqual(bpe.encode('slowest 你好 👋🏽'));
+    expect(bpeBack.decode(bpeBack.encode('slowest 你好 👋🏽'))).toBe('slowest 你好 👋🏽');
   });
 
   it('says what is wrong with a missing, invalid or malformed file', async () => {
