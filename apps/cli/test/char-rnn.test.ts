@@ -142,16 +142,21 @@ describe('bad input: clear message, non-zero exit, nothing overwritten', () => {
     expect(snapshot(model)).toEqual(before);
   });
 
-  it('a directory that is not a char-rnn checkpoint, and one that is no checkpoint at all', () => {
+  it('a directory that is not a character-model checkpoint, a char-gpt config with char-rnn weights, and no checkpoint at all', () => {
     const other = join(work, 'other-kind');
     mkdirSync(other);
     for (const f of readdirSync(model)) writeFileSync(join(other, f), readFileSync(join(model, f)));
     const cfg = JSON.parse(readFileSync(join(other, 'config.json'), 'utf8'));
-    cfg.model.kind = 'char-gpt';
+    cfg.model.kind = 'translate';
     writeFileSync(join(other, 'config.json'), JSON.stringify(cfg));
     const r = attend(['sample', '--model', other, '--backend', 'cpu']);
     expect(r.code).toBe(1);
-    expect(r.stderr).toMatch(/holds a "char-gpt" model; this command expects a char-rnn model/);
+    expect(r.stderr).toMatch(/holds a "translate" model; this command expects a character model written by `attend train char-rnn` or `attend train char-gpt`/);
+    cfg.model.kind = 'char-gpt';
+    writeFileSync(join(other, 'config.json'), JSON.stringify(cfg));
+    const g = attend(['sample', '--model', other, '--backend', 'cpu']);
+    expect(g.code).toBe(1);
+    expect(g.stderr).toMatch(/checkpoint .* is corrupt: its char-gpt model config is invalid: GPT: unknown option "cell"/);
     const none = attend(['sample', '--model', work, '--backend', 'cpu']);
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/no checkpoint in/);

@@ -51,11 +51,11 @@ export class TransformerDecoderLayer {
     checkLayerConfig('TransformerDecoderLayer', c);
     assertBool('TransformerDecoderLayer.crossAttention', c.crossAttention);
     this.config = Object.freeze({ ...c });
-    const attn = (name: string) => new MultiHeadAttention({ dModel: c.dModel, heads: c.heads, dropout: c.attentionDropout ?? c.dropout, seed: hashSeed(`${c.seed}/${name}`) });
+    const attn = (name: string) => new MultiHeadAttention({ dModel: c.dModel, heads: c.heads, dropout: c.attentionDropout ?? c.dropout, bias: c.bias, seed: hashSeed(`${c.seed}/${name}`) });
     this.selfAttention = attn('self');
     this.crossAttention = c.crossAttention ? attn('cross') : null;
-    this.feedForward = new FeedForward({ dModel: c.dModel, dFF: c.dFF, activation: c.activation, dropout: c.dropout, seed: hashSeed(`${c.seed}/ff`) });
-    this.norms = Array.from({ length: c.crossAttention ? 3 : 2 }, () => new LayerNorm({ dim: c.dModel }));
+    this.feedForward = new FeedForward({ dModel: c.dModel, dFF: c.dFF, activation: c.activation, dropout: c.dropout, bias: c.bias, seed: hashSeed(`${c.seed}/ff`) });
+    this.norms = Array.from({ length: c.crossAttention ? 3 : 2 }, () => new LayerNorm({ dim: c.dModel, bias: c.bias }));
     this.rng = new Rng(hashSeed(`${c.seed}/dropout`));
   }
 
@@ -110,6 +110,14 @@ export class TransformerDecoderLayer {
     return out;
   }
 
+  setWeights(record: Record<string, tf.Tensor>, options?: SetWeightsOptions): void {
+    assignWeights('TransformerDecoderLayer', this.variables(), record, options);
+  }
+
+  paramCount(): number {
+    return countParams(this.variables());
+  }
+
   dispose(): void {
     this.selfAttention.dispose();
     this.crossAttention?.dispose();
@@ -155,10 +163,10 @@ export class TransformerDecoder {
     this.config = Object.freeze({ ...c });
     const { layers, ...layer } = c;
     this.layers = Array.from({ length: layers }, (_, l) => new TransformerDecoderLayer({ ...layer, seed: hashSeed(`${c.seed}/layer${l}`) }));
-    this.finalNorm = c.norm === 'pre' ? new LayerNorm({ dim: c.dModel }) : null;
+    this.finalNorm = c.norm === 'pre' ? new LayerNorm({ dim: c.dModel, bias: c.bias }) : null;
   }
 
-  /** An empty cache for decoding against `memory` `[B, S, d]` (its keys/values projected once per layer). */
+  /** An empty cache for decoding against `memory` `[B, S, d]` (its keys/values projected once per layer); no memory for a decoder-only stack. */
   startCache(memory?: tf.Tensor3D, memoryMask?: tf.Tensor2D): DecoderCache {
     if (this.config.crossAttention && !memory) throw new ConfigError('TransformerDecoder.startCache: this decoder has cross-attention; pass the encoder output');
     const B = memory?.shape[0] ?? 0;
@@ -193,7 +201,8 @@ export class TransformerDecoder {
       const self: KVCache[] = [];
       let h = x;
       this.layers.forEach((layer, l) => {
-        const r = layer.apply(h, { memory: memoryKV?.[l], memoryMask, selfMask, past: cache?.self[l], training });
+        // An empty cache has no past (startCache() of a decoder-only stack cannot know the batch size).
+        const r = layer.apply(h, { memory: memoryKV?.[l], memoryMask, selfMask, past: cache && cache.length > 0 ? cache.self[l] : undefined, training });
         selfWeights.push(r.selfWeights);
         if (r.crossWeights) crossWeights.push(r.crossWeights);
         self.push(r.cache);

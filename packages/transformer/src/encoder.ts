@@ -36,10 +36,10 @@ export class TransformerEncoderLayer {
     const c = configure<TransformerLayerConfig>('TransformerEncoderLayer', DEFAULT_TRANSFORMER_LAYER, [], config);
     checkLayerConfig('TransformerEncoderLayer', c);
     this.config = Object.freeze({ ...c });
-    this.selfAttention = new MultiHeadAttention({ dModel: c.dModel, heads: c.heads, dropout: c.attentionDropout ?? c.dropout, seed: hashSeed(`${c.seed}/self`) });
-    this.feedForward = new FeedForward({ dModel: c.dModel, dFF: c.dFF, activation: c.activation, dropout: c.dropout, seed: hashSeed(`${c.seed}/ff`) });
-    this.norm1 = new LayerNorm({ dim: c.dModel });
-    this.norm2 = new LayerNorm({ dim: c.dModel });
+    this.selfAttention = new MultiHeadAttention({ dModel: c.dModel, heads: c.heads, dropout: c.attentionDropout ?? c.dropout, bias: c.bias, seed: hashSeed(`${c.seed}/self`) });
+    this.feedForward = new FeedForward({ dModel: c.dModel, dFF: c.dFF, activation: c.activation, dropout: c.dropout, bias: c.bias, seed: hashSeed(`${c.seed}/ff`) });
+    this.norm1 = new LayerNorm({ dim: c.dModel, bias: c.bias });
+    this.norm2 = new LayerNorm({ dim: c.dModel, bias: c.bias });
     this.rng = new Rng(hashSeed(`${c.seed}/dropout`));
   }
 
@@ -66,6 +66,14 @@ export class TransformerEncoderLayer {
       ...prefixed('norm1', this.norm1.variables()),
       ...prefixed('norm2', this.norm2.variables()),
     };
+  }
+
+  setWeights(record: Record<string, tf.Tensor>, options?: SetWeightsOptions): void {
+    assignWeights('TransformerEncoderLayer', this.variables(), record, options);
+  }
+
+  paramCount(): number {
+    return countParams(this.variables());
   }
 
   dispose(): void {
@@ -99,7 +107,7 @@ export class TransformerEncoder {
     this.config = Object.freeze({ ...c });
     const { layers, ...layer } = c;
     this.layers = Array.from({ length: layers }, (_, l) => new TransformerEncoderLayer({ ...layer, seed: hashSeed(`${c.seed}/layer${l}`) }));
-    this.finalNorm = c.norm === 'pre' ? new LayerNorm({ dim: c.dModel }) : null;
+    this.finalNorm = c.norm === 'pre' ? new LayerNorm({ dim: c.dModel, bias: c.bias }) : null;
   }
 
   /** `[B, T, d]` (embedded, positions added) → `[B, T, d]`. */

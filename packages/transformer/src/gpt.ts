@@ -1,6 +1,7 @@
 // A decoder-only Transformer language model — a small GPT (Radford et al. 2018, 2019; Karpathy's
 // nanoGPT): token embedding + positional encoding, N masked self-attention blocks (pre-LN, GELU, as
-// GPT-2), a final layer norm and a linear head to next-token logits:
+// GPT-2; no biases by default, as nanoGPT's default model), a final layer norm and a linear head to
+// next-token logits:
 //   x_0 = E[t] + P[pos];  x_ℓ = Block_ℓ(x_{ℓ−1});  logits = LN(x_N)·W_head
 // Trained on shifted windows with the mean cross-entropy (nats/token); generation keeps a key/value
 // cache per layer, so each new token costs one position's attention (not a re-run of the window),
@@ -41,6 +42,7 @@ export const DEFAULT_GPT: Omit<GPTConfig, 'vocabSize'> = {
   attentionDropout: undefined,
   activation: 'gelu',
   norm: 'pre',
+  bias: false,
   positional: 'learned',
   tieEmbeddings: false,
   seed: 0,

@@ -1,6 +1,6 @@
 // The configuration shared by the encoder and decoder layers and stacks (Vaswani et al. 2017,
 // §3.1, §5.4; Xiong et al. 2020 for pre-LN).
-import { assertChoice, assertInt, assertNumber, ConfigError } from '@attend/core';
+import { assertBool, assertChoice, assertInt, assertNumber, ConfigError } from '@attend/core';
 import { FEED_FORWARD_ACTIVATIONS, type FeedForwardActivation } from './feed-forward.js';
 
 /** Where the layer norm sits: after each residual sum (the paper's post-LN) or before each sub-layer (pre-LN, GPT-2). */
@@ -22,6 +22,8 @@ export interface TransformerLayerConfig {
   activation: FeedForwardActivation;
   /** Layer-norm placement (default `'post'`, the paper's). */
   norm: NormPlacement;
+  /** Biases in every projection and layer norm (default true, the paper's; nanoGPT's default model has none). */
+  bias: boolean;
   /** Seed of every weight and dropout mask (default 0). */
   seed: number;
 }
@@ -34,6 +36,7 @@ export const DEFAULT_TRANSFORMER_LAYER: TransformerLayerConfig = {
   attentionDropout: undefined,
   activation: 'relu',
   norm: 'post',
+  bias: true,
   seed: 0,
 };
 
@@ -46,6 +49,7 @@ export function checkLayerConfig(what: string, c: TransformerLayerConfig): void 
   if (c.attentionDropout !== undefined) assertNumber(`${what}.attentionDropout`, c.attentionDropout, 0, 0.999);
   assertChoice(`${what}.activation`, c.activation, FEED_FORWARD_ACTIVATIONS);
   assertChoice(`${what}.norm`, c.norm, NORM_PLACEMENTS);
+  assertBool(`${what}.bias`, c.bias);
   assertInt(`${what}.seed`, c.seed, 0);
   if (c.dModel % c.heads !== 0) throw new ConfigError(`${what}: dModel must be a multiple of heads, got dModel ${c.dModel} and heads ${c.heads}`);
 }

@@ -11,7 +11,7 @@
 // recomputation per token). Cross-attention passes its precomputed `memory` keys/values instead.
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, hashSeed, prefixed, Rng, ShapeError, type SetWeightsOptions } from '@attend/core';
-import { keepMask, maskedSoftmax, scaledDotProductAttention } from '@attend/attention';
+import { keepMask, MASK_VALUE, maskedSoftmax, scaledDotProductAttention } from '@attend/attention';
 import { Dense } from './dense.js';
 import { disposeAll, tidy } from './tidy.js';
 
@@ -56,6 +56,19 @@ export type MultiHeadAttentionResult = {
   cache: KVCache;
 };
 
+/** `[Tq, Tk]`: 0 where query i may see key j ≤ i, MASK_VALUE above the diagonal (the values cached per shape; the tensor is the caller's). */
+const causalBiases = new Map<string, Float32Array>();
+function causalBias(Tq: number, Tk: number): tf.Tensor2D {
+  const key = `${Tq}x${Tk}`;
+  let m = causalBiases.get(key);
+  if (!m) {
+    m = new Float32Array(Tq * Tk);
+    for (let i = 0; i < Tq; i++) for (let j = i + 1; j < Tk; j++) m[i * Tk + j] = MASK_VALUE;
+    causalBiases.set(key, m);
+  }
+  return tf.tensor2d(m, [Tq, Tk]);
+}
+
 export class MultiHeadAttention {
   readonly config: Readonly<MultiHeadAttentionConfig>;
   readonly q: Dense;
@@ -85,9 +98,8 @@ export class MultiHeadAttention {
     this.rng = new Rng(hashSeed(`${c.seed}/dropout`));
   }
 
-  /** `[B, T, d]` → `[B, h, T, d_k]`. */
-  splitHeads(x: tf.Tensor3D): tf.Tensor4D {
-    const [B, T] = x.shape;
+  /** `[B, T, d]` (or `[B·T, d]` with `B`, `T` given) → `[B, h, T, d_k]`. */
+  splitHeads(x: tf.Tensor3D | tf.Tensor2D, B = x.shape[0], T = x.shape[1]): tf.Tensor4D {
     return tidy(() => tf.transpose(tf.reshape(x, [B, T, this.config.heads, this.headSize]), [0, 2, 1, 3])); // [B, h, T, d_k]
   }
 
@@ -100,7 +112,11 @@ export class MultiHeadAttention {
   /** Keys and values of `x` `[B, T, d]` per head — for cross-attention memory computed once per source. */
   projectKeyValue(x: tf.Tensor3D): KVCache {
     this.checkInput('projectKeyValue', 'keyValue', x);
-    return tidy(() => ({ k: this.splitHeads(this.k.apply(x)), v: this.splitHeads(this.v.apply(x)) }));
+    const [B, T, d] = x.shape;
+    return tidy(() => {
+      const x2: tf.Tensor2D = tf.reshape(x, [B * T, d]); // [B·T, d]: the projections run on 2-D activations (no reshape per matmul)
+      return { k: this.splitHeads(this.k.apply(x2), B, T), v: this.splitHeads(this.v.apply(x2), B, T) }; // [B, h, T, d_k]
+    });
   }
 
   /**
@@ -116,12 +132,14 @@ export class MultiHeadAttention {
     if (past) this.checkCache('past', past, B);
     if (memory) this.checkCache('memory', memory, B);
     return tidy(() => {
-      const q = this.splitHeads(this.q.apply(query)); // [B, h, Tq, d_k]
+      const d = this.config.dModel;
+      const query2: tf.Tensor2D = tf.reshape(query, [B * Tq, d]); // [B·Tq, d]
+      const q = this.splitHeads(this.q.apply(query2), B, Tq); // [B, h, Tq, d_k]
       let kv: KVCache;
       if (memory) {
         kv = { k: tf.clone(memory.k), v: tf.clone(memory.v) };
       } else {
-        const fresh = this.projectKeyValue(keyValue ?? query); // [B, h, Tk_new, d_k]
+        const fresh = keyValue ? this.projectKeyValue(keyValue) : { k: this.splitHeads(this.k.apply(query2), B, Tq), v: this.splitHeads(this.v.apply(query2), B, Tq) }; // [B, h, Tk_new, d_k]
         kv = past ? { k: tf.concat([past.k, fresh.k], 2), v: tf.concat([past.v, fresh.v], 2) } : fresh; // [B, h, P + Tk_new, d_k]
       }
       const Tk = kv.k.shape[2];
@@ -139,21 +157,34 @@ export class MultiHeadAttention {
         }
       }
       const { context, weights } = this.attend(q, kv.k, kv.v, attnMask, attnCausal, training); // [B, h, Tq, d_k], [B, h, Tq, Tk]
-      const output = this.o.apply(this.mergeHeads(context)); // [B, Tq, d]
+      const merged: tf.Tensor2D = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [B * Tq, d]); // [B·Tq, d]
+      const output = tf.reshape(this.o.apply(merged), [B, Tq, d]) as tf.Tensor3D; // [B, Tq, d]
       return { output, weights, cache: kv };
     });
   }
 
-  /** softmax(q·kᵀ/√d_k)·v per head, with dropout on the weights while training. */
+  /**
+   * softmax(q·kᵀ/√d_k)·v per head, with dropout on the weights while training. The common case of a
+   * decoder-only model — causal, no padding mask — adds a cached −1e9 bias above the diagonal
+   * instead of building and applying a mask (the same weights, exactly 0 at future keys, in two ops
+   * instead of seven); everything else goes through @attend/attention's masked softmax.
+   */
   private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor | undefined, causal: boolean, training: boolean): { context: tf.Tensor4D; weights: tf.Tensor4D } {
-    if (!training || this.config.dropout === 0) return scaledDotProductAttention(q, k, v, { mask, causal });
+    const dropout = training && this.config.dropout > 0;
     const [B, h, Tq] = q.shape;
     const Tk = k.shape[2];
-    const scores = tf.div(tf.matMul(q, k, false, true), Math.sqrt(this.headSize)); // [B, h, Tq, Tk]
-    const keep = keepMask('MultiHeadAttention', mask, causal, { batch: B, heads: h, queryLength: Tq, keyLength: Tk });
-    const weights = maskedSoftmax(scores, keep) as tf.Tensor4D; // [B, h, Tq, Tk]
-    const dropped = tf.dropout(weights, this.config.dropout, undefined, this.rng.seed());
-    return { context: tf.matMul(dropped, v) as tf.Tensor4D, weights }; // [B, h, Tq, d_k]
+    const fast = causal && mask === undefined && Tq > 1;
+    if (!dropout && !fast) return scaledDotProductAttention(q, k, v, { mask, causal });
+    const scores = tf.matMul(tf.mul(q, 1 / Math.sqrt(this.headSize)), k, false, true); // [B, h, Tq, Tk]
+    let weights: tf.Tensor4D;
+    if (fast) {
+      weights = tf.softmax(tf.add(scores, causalBias(Tq, Tk))) as tf.Tensor4D; // [B, h, Tq, Tk]
+    } else {
+      const keep = keepMask('MultiHeadAttention', mask, causal, { batch: B, heads: h, queryLength: Tq, keyLength: Tk });
+      weights = maskedSoftmax(scores, keep) as tf.Tensor4D; // [B, h, Tq, Tk]
+    }
+    const used = dropout ? tf.dropout(weights, this.config.dropout, undefined, this.rng.seed()) : weights;
+    return { context: tf.matMul(used, v) as tf.Tensor4D, weights }; // [B, h, Tq, d_k]
   }
 
   variables(): Record<string, tf.Variable> {

@@ -1,183 +1,25 @@
-// `attend train char-rnn`: load a corpus (streamed into a typed array), build an RNN language model,
-// train it with Adam + warm-up/cosine + global-norm clipping, print progress, samples at the
-// course's iterations and validation loss, and write an atomic checkpoint that `--resume` continues
-// exactly. Follows Karpathy's char-rnn (2015) and nanoGPT's train.py.
-import { existsSync, readdirSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import * as tf from '@tensorflow/tfjs-core';
-import { DataError } from '@attend/core';
-import { LMBatcher, checkCorpusLength, sequentialBatches, splitIds, type LMBatch, type LMBatcherState } from '@attend/datasets';
-import { DEFAULT_CORPUS_NAME, defaultCorpusPath, loadCorpus, type Corpus } from '@attend/datasets/node';
+// `attend train char-rnn`: the recurrent family of the character-model trainer (char-lm/train.ts):
+// an embedding, a stack of RNN / LSTM / GRU layers and a linear head (Karpathy's char-rnn, 2015).
 import { RNNLanguageModel } from '@attend/recurrent';
-import { CharTokenizer } from '@attend/tokenizers';
-import { bitsPerChar, createProgressReporter, perplexity, train, type Schedule, type ScheduleConfig, type TrainState } from '@attend/training';
-import { assertCompatible, checkpointTo, interruptSignal, loadCheckpoint } from '@attend/training/node';
-import { parse, UsageError } from '../args.js';
-import { useBackend } from '../lib/backend.js';
-import { withConfigFile } from '../lib/config-file.js';
-import { TRAIN_FLAGS, TRAIN_HELP, trainSettings, withPreset, type TrainSettings } from './flags.js';
+import { trainCharLM, type CharFamily } from '../char-lm/train.js';
+import { TRAIN_FLAGS, TRAIN_HELP, TRAIN_PRESETS, trainSettings, type TrainSettings } from './flags.js';
 
-interface TensorBatch {
-  inputs: tf.Tensor2D;
-  targets: tf.Tensor2D;
-}
-
-const toTensors = (b: LMBatch): TensorBatch => ({
-  inputs: tf.tensor2d(b.inputs, [b.batchSize, b.seqLen], 'int32'),
-  targets: tf.tensor2d(b.targets, [b.batchSize, b.seqLen], 'int32'),
-});
-
-/** Mean validation loss (nats/char) over up to `maxBatches` consecutive windows of the split. */
-export function evaluateLoss(model: RNNLanguageModel, ids: Uint16Array | Uint32Array, s: { seqLen: number; batch: number }, maxBatches: number): number {
-  let sum = 0;
-  let n = 0;
-  for (const b of sequentialBatches(ids, { seqLen: s.seqLen, batchSize: s.batch, maxBatches })) {
-    const t = toTensors(b);
-    const loss = model.loss(t.inputs, t.targets);
-    sum += loss.dataSync()[0]! * b.batchSize;
-    n += b.batchSize;
-    tf.dispose([t.inputs, t.targets, loss]);
-  }
-  if (n === 0) throw new DataError('the validation split is shorter than one window; use a smaller --seq-len or more text');
-  return sum / n;
-}
-
-export async function trainCharRNN(argv: string[]): Promise<number> {
-  const parsed = parse(argv, TRAIN_FLAGS, TRAIN_HELP);
-  if (parsed.values.help) {
-    console.log(TRAIN_HELP);
-    return 0;
-  }
-  const values = withPreset(withConfigFile(parsed.values, TRAIN_FLAGS, parsed.values.config));
-  let s: TrainSettings = trainSettings(values);
-  const out = resolve(s.out);
-
-  // Never overwrite an existing run by accident; --resume continues it instead.
-  const hasCheckpoint = existsSync(join(out, 'state.json'));
-  let resumeFrom: Awaited<ReturnType<typeof loadCheckpoint>> | undefined;
-  if (values.resume) {
-    resumeFrom = await loadCheckpoint(out);
-    const saved = resumeFrom.config.training as unknown as TrainSettings & { corpus: string[] };
-    // Model and data flags given now must match the checkpoint's; steps/time/eval/sample flags may change.
-    const given = Object.fromEntries(
-      ['cell', 'activation', 'layers', 'hidden', 'embed', 'dropout'].filter((k) => values[k] !== undefined).map((k) => [k, s.model[k as keyof TrainSettings['model']]]),
+export const CHAR_RNN: CharFamily<TrainSettings> = {
+  kind: 'char-rnn',
+  flags: TRAIN_FLAGS,
+  help: TRAIN_HELP,
+  presets: TRAIN_PRESETS,
+  settings: trainSettings,
+  modelFlags: { cell: 'cell', activation: 'activation', layers: 'layers', hidden: 'hidden', embed: 'embed', dropout: 'dropout' },
+  build: (model, vocabSize) => new RNNLanguageModel({ ...model, vocabSize }),
+  describe(m, s, backend) {
+    const { cell, layers, hidden, embed, activation } = (m as RNNLanguageModel).config;
+    return (
+      `model: ${layers}-layer ${cell.toUpperCase()}${cell === 'rnn' ? ` (${activation})` : ''}, hidden ${hidden}, embedding ${embed}: ` +
+      `${m.paramCount().toLocaleString('en-US')} parameters; batch ${s.batch} × ${s.seqLen} characters; backend ${backend}`
     );
-    assertCompatible({ config: resumeFrom.config, dir: out }, Object.fromEntries(Object.entries(given).map(([k, v]) => [k, v])));
-    s = {
-      ...saved,
-      model: saved.model,
-      // Steps and time: the ones given now, else the checkpoint's (a timed run gets its budget again).
-      steps: values.steps !== undefined || values.time !== undefined ? s.steps : saved.steps,
-      timeSeconds: values.steps !== undefined || values.time !== undefined ? s.timeSeconds : saved.timeSeconds,
-      sampleAt: values['sample-at'] !== undefined ? s.sampleAt : saved.sampleAt,
-      out: s.out,
-    };
-  } else if (hasCheckpoint || (existsSync(out) && !isEmptyDir(out))) {
-    throw new UsageError(
-      `${out} already holds ${hasCheckpoint ? 'a checkpoint' : 'files'}; pass --resume to continue it, or choose another --out (nothing was overwritten)`,
-    );
-  }
+  },
+  optimizer: () => ({}),
+};
 
-  const backend = await useBackend(values.backend);
-
-  // Data: the same corpus, encoded with the checkpoint's tokenizer on resume.
-  const corpusPaths = (values.corpus as string[] | undefined) ?? (resumeFrom ? ((resumeFrom.config.training as { corpus?: string[] }).corpus ?? []) : []);
-  const usingDefault = corpusPaths.length === 0;
-  const paths = usingDefault ? [defaultCorpusPath()] : corpusPaths;
-  const tokenizer = resumeFrom ? CharTokenizer.fromJSON(resumeFrom.tokenizer) : undefined;
-  const corpus: Corpus = await loadCorpus({
-    paths,
-    include: values.include as string[] | undefined,
-    allowBinary: Boolean(values['allow-binary']),
-    tokenizer,
-  });
-  console.log(
-    `corpus: ${usingDefault ? DEFAULT_CORPUS_NAME : corpus.files.length === 1 ? corpus.files[0] : `${corpus.files.length} files`}; ` +
-      `${corpus.chars.toLocaleString('en-US')} characters, vocabulary ${corpus.tokenizer.vocabSize - 4} + 4 specials`,
-  );
-  const { train: trainIds, val: valIds } = splitIds(corpus.ids, 0.9);
-  checkCorpusLength({ ids: trainIds } as Corpus, s.seqLen);
-  checkCorpusLength({ ids: valIds } as Corpus, s.seqLen);
-
-  const model = new RNNLanguageModel({ ...s.model, vocabSize: corpus.tokenizer.vocabSize });
-  const batcher = new LMBatcher(trainIds, { seqLen: s.seqLen, batchSize: s.batch, seed: s.seed });
-  const { cell, layers, hidden, embed } = model.config;
-  console.log(
-    `model: ${layers}-layer ${cell.toUpperCase()}${cell === 'rnn' ? ` (${model.config.activation})` : ''}, hidden ${hidden}, embedding ${embed}: ` +
-      `${model.paramCount().toLocaleString('en-US')} parameters; batch ${s.batch} × ${s.seqLen} characters; backend ${backend.name}`,
-  );
-
-  const specials = Object.values(corpus.tokenizer.specials); // never in the text, never sampled
-  const prime = corpus.tokenizer.has('\n') ? corpus.tokenizer.encode('\n') : [trainIds[0]!];
-  const showSample = (step: number) => {
-    const ids = model.sample({ prime, length: s.sampleLength, temperature: s.temperature, seed: s.seed + step, exclude: specials });
-    return `--- sample at step ${step} (temperature ${s.temperature}) ---\n${corpus.tokenizer.decode(ids)}\n---`;
-  };
-
-  // With --steps: warm-up then cosine over the steps (a pure function of the step: resumes exactly).
-  // With --time alone: the same shape over the time budget, so a timed run still ends annealed.
-  const schedule: ScheduleConfig | Schedule =
-    s.steps !== undefined
-      ? { type: 'warmupCosine', lr: s.lr, warmupSteps: Math.min(s.warmup, Math.floor(s.steps / 10)), totalSteps: s.steps, minLr: s.minLr }
-      : timeCosine(s.lr, s.minLr, s.warmup, s.timeSeconds!);
-  const trainingConfig = { ...s, corpus: usingDefault ? [] : corpusPaths.map((p) => resolve(p)), backend: backend.name };
-  const progress = createProgressReporter({ stream: process.stderr, tokensPerStep: s.batch * s.seqLen });
-  const signal = interruptSignal({ log: (l) => progress.log(l) });
-  try {
-    const result = await train<TensorBatch>({
-      model: {
-        variables: () => model.variables(),
-        loss: (b, o) => model.loss(b.inputs, b.targets, o),
-      },
-      nextBatch: () => toTensors(batcher.next()),
-      steps: s.steps,
-      timeLimitSeconds: s.timeSeconds,
-      optimizer: { type: 'adam', lr: s.lr },
-      schedule,
-      clipNorm: s.clip,
-      evalEvery: s.evalEvery,
-      evaluate: () => evaluateLoss(model, valIds, s, s.evalBatches),
-      sampleAt: s.sampleAt,
-      onSample: (step) => progress.log(showSample(step)),
-      onStep: (info) => progress.update(info),
-      checkpoint: checkpointTo(out, {
-        config: { model: { kind: 'char-rnn', ...model.config }, training: trainingConfig },
-        tokenizer: corpus.tokenizer.toJSON(),
-        every: s.evalEvery,
-      }),
-      startState: resumeFrom?.state as TrainState | undefined,
-      getDataState: () => batcher.state(),
-      setDataState: (st) => batcher.setState(st as LMBatcherState),
-      signal,
-    });
-    progress.done();
-    const val = result.valLoss;
-    console.log(
-      `\n${result.stopped === 'interrupted' ? 'interrupted' : 'done'} at step ${result.step}: train loss ${result.loss.toFixed(4)}` +
-        (val !== undefined ? `, validation ${val.toFixed(4)} nats/char = ${bitsPerChar(val).toFixed(3)} bits/char (perplexity ${perplexity(val).toFixed(2)})` : ''),
-    );
-    console.log(`checkpoint: ${out}\nsample more with: attend sample --model ${s.out}`);
-    return result.stopped === 'interrupted' ? 130 : 0;
-  } finally {
-    signal.dispose();
-    model.dispose();
-  }
-}
-
-/** Linear warm-up over `warmup` steps, then cosine from `lr` to `minLr` over the wall-clock budget. */
-export function timeCosine(lr: number, minLr: number, warmup: number, seconds: number, now = () => performance.now() / 1000): Schedule {
-  const start = now();
-  return (step) => {
-    if (step < warmup) return (lr * (step + 1)) / (warmup + 1);
-    const progress = Math.min(1, (now() - start) / seconds);
-    return minLr + 0.5 * (lr - minLr) * (1 + Math.cos(Math.PI * progress));
-  };
-}
-
-function isEmptyDir(dir: string): boolean {
-  try {
-    return readdirSync(dir).length === 0;
-  } catch {
-    return false;
-  }
-}
+export const trainCharRNN = (argv: string[]): Promise<number> => trainCharLM(CHAR_RNN, argv);

@@ -1,13 +1,13 @@
-// `attend eval --model DIR --corpus PATH`: loss of a trained char-rnn on any text, in nats and bits
-// per character. Characters the model never saw count as [UNK] (and are reported).
+// `attend eval --model DIR --corpus PATH`: loss of a trained character model (char-rnn or char-gpt)
+// on any text, in nats and bits per character. Characters the model never saw count as [UNK] (and are reported).
 import { DataError } from '@attend/core';
 import { loadCorpus } from '@attend/datasets/node';
 import { bitsPerChar, perplexity } from '@attend/training';
 import type { Command } from './command.js';
-import { intFlag, parse } from '../args.js';
+import { intFlag, parse, UsageError } from '../args.js';
 import { BACKEND_FLAG, BACKEND_HELP, useBackend } from '../lib/backend.js';
-import { loadCharRNN } from '../lib/model-dir.js';
-import { evaluateLoss } from '../char-rnn/train.js';
+import { loadCharModel } from '../lib/model-dir.js';
+import { evaluateLoss } from '../char-lm/train.js';
 import { evalTranslate } from '../translate/eval.js';
 
 const FLAGS = {
@@ -21,10 +21,10 @@ const FLAGS = {
   ...BACKEND_FLAG,
 } as const;
 
-const HELP = `Usage: attend eval --model DIR --corpus PATH [options]     (a char-rnn model)
+const HELP = `Usage: attend eval --model DIR --corpus PATH [options]     (a char-rnn or char-gpt model)
        attend eval translate --model DIR --pairs FILE.tsv [options]  (BLEU; see its --help)
 
-Prints the loss of a trained char-rnn on a text (every character of it, in windows of --seq-len).
+Prints the loss of a trained character model on a text (every character of it, in windows of --seq-len).
 
   --model DIR        the checkpoint directory
   --corpus PATH      a text file or directory (repeatable)
@@ -49,10 +49,12 @@ export const evalCommand: Command = {
     if (values.model === undefined) throw new DataError(`--model DIR is required\n\n${HELP}`);
     if (values.corpus === undefined) throw new DataError(`--corpus PATH is required: the text to evaluate on\n\n${HELP}`);
     await useBackend(values.backend);
-    const { model, tokenizer, checkpoint } = await loadCharRNN(String(values.model));
+    const { kind, model, tokenizer, checkpoint } = await loadCharModel(String(values.model));
     try {
       const trainedSeqLen = (checkpoint.config.training as { seqLen?: number }).seqLen ?? 100;
       const seqLen = intFlag('seq-len', values['seq-len'], trainedSeqLen);
+      const context = kind === 'char-gpt' ? (model.config as { contextLength: number }).contextLength : Infinity;
+      if (seqLen > context) throw new UsageError(`--seq-len ${seqLen} exceeds this GPT's context length ${context}; use --seq-len ${context} or less`);
       const batch = intFlag('batch', values.batch, 32);
       const maxBatches = values['max-batches'] === undefined ? Infinity : intFlag('max-batches', values['max-batches'], 1);
       const corpus = await loadCorpus({

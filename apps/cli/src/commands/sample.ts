@@ -1,10 +1,11 @@
-// `attend sample --model DIR`: generate text from a trained char-rnn, one character at a time,
-// feeding each sampled character back in (O(1) work per character through the step API).
+// `attend sample --model DIR`: generate text from a trained char-rnn or char-gpt, one character at a
+// time, feeding each sampled character back in (O(1) work per character: the RNN's step API, the
+// GPT's key/value cache).
 import { DataError } from '@attend/core';
 import type { Command } from './command.js';
 import { intFlag, numFlag, parse } from '../args.js';
 import { BACKEND_FLAG, BACKEND_HELP, useBackend } from '../lib/backend.js';
-import { loadCharRNN } from '../lib/model-dir.js';
+import { loadCharModel } from '../lib/model-dir.js';
 
 const FLAGS = {
   model: { type: 'string' },
@@ -19,7 +20,7 @@ const FLAGS = {
 
 const HELP = `Usage: attend sample --model DIR [options]
 
-Generates text from a model trained with \`attend train char-rnn\`.
+Generates text from a model trained with \`attend train char-rnn\` or \`attend train char-gpt\`.
 
   --model DIR        the checkpoint directory (the --out of training)
   --prime TEXT       text to start from (default: a newline); every character must be in the
@@ -48,7 +49,7 @@ export const sampleCommand: Command = {
     const topP = values['top-p'] === undefined ? undefined : numFlag('top-p', values['top-p'], 1, 1e-9, 1);
     const seed = intFlag('seed', values.seed, 0, 0);
     await useBackend(values.backend);
-    const { model, tokenizer } = await loadCharRNN(String(values.model));
+    const { model, tokenizer } = await loadCharModel(String(values.model));
     try {
       const primeText = values.prime === undefined ? '\n' : String(values.prime);
       if (primeText.length === 0) throw new DataError('--prime: expected at least one character');
@@ -59,7 +60,7 @@ export const sampleCommand: Command = {
         throw new DataError(`--prime: ${(err as Error).message.replace(/or encode without.*$/s, 'use only characters the model was trained on')}`);
       }
       const t0 = performance.now();
-      // The specials ([PAD] [BOS] [EOS] [UNK]) never occur in a char-rnn's training text: never draw them.
+      // The specials ([PAD] [BOS] [EOS] [UNK]) never occur in a character model's training text: never draw them.
       const ids = model.sample({ prime, length, temperature, topK, topP, seed, exclude: Object.values(tokenizer.specials) });
       const seconds = (performance.now() - t0) / 1000;
       process.stdout.write(`${values.prime === undefined ? '' : primeText}${tokenizer.decode(ids)}\n`);

@@ -1,11 +1,13 @@
 // `attend train <model>`: dispatches to the trainer of each model family.
 import type { Command } from './command.js';
 import { UsageError } from '../args.js';
+import { trainCharGPT } from '../char-gpt/train.js';
 import { trainCharRNN } from '../char-rnn/train.js';
 import { trainTranslate } from '../translate/train.js';
 
 const MODELS: Record<string, { summary: string; run: (argv: string[]) => Promise<number> }> = {
   'char-rnn': { summary: 'character-level RNN / LSTM / GRU language model', run: trainCharRNN },
+  'char-gpt': { summary: 'character-level Transformer language model (a small GPT)', run: trainCharGPT },
   translate: { summary: 'attention encoder–decoder (the date task, or --pairs FILE.tsv)', run: trainTranslate },
 };
 
@@ -16,7 +18,7 @@ ${Object.entries(MODELS).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`).join(
 
 export const trainCommand: Command = {
   name: 'train',
-  synopsis: 'train char-rnn|translate [options]',
+  synopsis: 'train char-rnn|char-gpt|translate [options]',
   summary: 'train a model and print samples as it learns',
   async run(argv) {
     const [model, ...rest] = argv;

@@ -4,20 +4,23 @@ import * as tf from '@tensorflow/tfjs-core';
 import { AttendError, DataError } from '@attend/core';
 import { RNNLanguageModel, type RNNLanguageModelConfig } from '@attend/recurrent';
 import { CharTokenizer } from '@attend/tokenizers';
+import { GPT, type GPTConfig } from '@attend/transformer';
 import { loadCheckpoint, type LoadedCheckpoint } from '@attend/training/node';
+import type { CharLM } from '../char-lm/train.js';
 
-export interface LoadedCharRNN {
-  model: RNNLanguageModel;
+export interface LoadedCharModel {
+  kind: 'char-rnn' | 'char-gpt';
+  model: CharLM;
   tokenizer: CharTokenizer;
   checkpoint: LoadedCheckpoint;
 }
 
-/** Rebuilds the model and tokenizer saved in `dir`; you own (and dispose) the model. */
-export async function loadCharRNN(dir: string): Promise<LoadedCharRNN> {
+/** Rebuilds the character model (char-rnn or char-gpt) and tokenizer saved in `dir`; you own (and dispose) the model. */
+export async function loadCharModel(dir: string): Promise<LoadedCharModel> {
   const checkpoint = await loadCheckpoint(dir);
-  const { kind, ...modelConfig } = checkpoint.config.model as unknown as { kind?: string } & RNNLanguageModelConfig;
-  if (kind !== 'char-rnn') {
-    throw new DataError(`${dir} holds a "${String(kind)}" model; this command expects a char-rnn model written by \`attend train char-rnn\``);
+  const { kind, ...modelConfig } = checkpoint.config.model as unknown as { kind?: string } & RNNLanguageModelConfig & GPTConfig;
+  if (kind !== 'char-rnn' && kind !== 'char-gpt') {
+    throw new DataError(`${dir} holds a "${String(kind)}" model; this command expects a character model written by \`attend train char-rnn\` or \`attend train char-gpt\``);
   }
   let tokenizer: CharTokenizer;
   try {
@@ -30,8 +33,15 @@ export async function loadCharRNN(dir: string): Promise<LoadedCharRNN> {
       `checkpoint ${dir} is inconsistent: its tokenizer has ${tokenizer.vocabSize} tokens but its model expects ${modelConfig.vocabSize}`,
     );
   }
-  const model = loadWeightsInto(new RNNLanguageModel(modelConfig), checkpoint, dir);
-  return { model, tokenizer, checkpoint };
+  let built: RNNLanguageModel | GPT;
+  try {
+    built = kind === 'char-gpt' ? new GPT(modelConfig) : new RNNLanguageModel(modelConfig);
+  } catch (err) {
+    if (err instanceof AttendError) throw new DataError(`checkpoint ${dir} is corrupt: its ${kind} model config is invalid: ${err.message}`);
+    throw err;
+  }
+  const model = loadWeightsInto(built, checkpoint, dir);
+  return { kind, model, tokenizer, checkpoint };
 }
 
 /**
