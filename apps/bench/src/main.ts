@@ -2,20 +2,29 @@
 // in the same run (never a timed test), and writes its results as JSON under bench-results/.
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ConfigError } from '@attend/core';
 import { benchMatmul, formatMatmul } from './matmul.js';
 import { benchCharRnn, parseCharRnnArgs } from './char-rnn.js';
 import { benchRnn, parseRnnArgs } from './rnn.js';
 import { benchGenerate, parseGenerateArgs } from './generate.js';
+import { benchTransformer, parseTransformerArgs, transformerResultFile } from './transformer.js';
 
 // `pnpm bench …` runs in the workspace root; relative paths are the user's (pnpm passes INIT_CWD).
 if (process.env.npm_lifecycle_event === 'bench' && process.env.INIT_CWD) process.chdir(process.env.INIT_CWD);
 
 const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promise<{ text: string; json: unknown; file?: string }> }> = {
   rnn: {
-    summary: 'training chars/s: tf.layers vs Attend composite vs Attend default per backend, PyTorch baseline (--cell lstm|gru|rnn --backends wasm,tensorflow)',
+    summary: 'training chars/s: tf.layers vs Attend composite vs Attend default per backend, PyTorch baseline (--cell lstm|gru|rnn --backends wasm,tensorflow --device cpu|cuda)',
     run: async (argv) => {
       const o = parseRnnArgs(argv);
       return { ...(await benchRnn(o)), file: `rnn-${o.cell}.json` };
+    },
+  },
+  transformer: {
+    summary: 'training tokens/s of one Transformer block fwd+bwd (or --model gpt: a GPT step with Adam) per backend vs PyTorch (--batch --seq --d-model --heads --steps --backends --device)',
+    run: async (argv) => {
+      const o = parseTransformerArgs(argv);
+      return { ...(await benchTransformer(o)), file: transformerResultFile(o) };
     },
   },
   generate: {
@@ -39,7 +48,7 @@ const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promis
 };
 
 function usage(): string {
-  return ['Usage: pnpm bench <name> [options]', '', 'Benchmarks:', ...Object.entries(BENCHES).map(([k, v]) => `  ${k.padEnd(10)} ${v.summary}`)].join('\n');
+  return ['Usage: pnpm bench <name> [options]', '', 'Benchmarks:', ...Object.entries(BENCHES).map(([k, v]) => `  ${k.padEnd(11)} ${v.summary}`)].join('\n');
 }
 
 const name = process.argv[2];
@@ -50,7 +59,16 @@ if (!name || name === '--help' || name === '-h') {
   console.error(`bench: unknown benchmark "${name}"\n\n${usage()}`);
   process.exitCode = 2;
 } else {
-  const { text, json, file: fileName } = await BENCHES[name].run(process.argv.slice(3));
+  let result: Awaited<ReturnType<(typeof BENCHES)[string]['run']>>;
+  try {
+    result = await BENCHES[name].run(process.argv.slice(3));
+  } catch (err) {
+    // A bad flag: its message says what was expected; no stack trace.
+    if (!(err instanceof ConfigError)) throw err;
+    console.error(err.message);
+    process.exit(2);
+  }
+  const { text, json, file: fileName } = result;
   console.log(text);
   const dir = join(process.cwd(), 'bench-results');
   mkdirSync(dir, { recursive: true });

@@ -3,15 +3,14 @@
 // characters, Adam — for `tf.layers.lstm` (tfjs-layers), our composite path (autodiff through the
 // per-step ops: the reference), and our default path (hand-written BPTT; TensorFlow's BlockLSTM on
 // the tensorflow backend), on every backend that loads here; with PyTorch on CPU as the baseline
-// measured in the same run (ATTEND_BENCH_PYTHON, else python3; "skipped: no torch" otherwise).
-import { spawnSync } from 'node:child_process';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+// measured in the same run (ATTEND_BENCH_PYTHON, else python3; "skipped: no torch" otherwise), on
+// the CPU with 2 threads, or on the GPU with `--device cuda` (cuDNN).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { Rng } from '@attend/core';
+import { ConfigError, Rng } from '@attend/core';
 import { RNNLanguageModel, setHandWrittenBackward, type CellKind } from '@attend/recurrent';
 import { onEachBackend } from './backends.js';
+import { runPytorch, TORCH_DEVICES, type TorchDevice } from './pytorch.js';
 import { median, ratio, table } from './timing.js';
 
 export interface RnnBenchOptions {
@@ -25,9 +24,11 @@ export interface RnnBenchOptions {
   warmup: number;
   backends?: string[];
   python?: string;
+  /** Where the PyTorch baseline runs (default cpu, 2 threads). */
+  device: TorchDevice;
 }
 
-export const DEFAULT_RNN_BENCH: RnnBenchOptions = { cell: 'lstm', vocab: 65, embed: 64, hidden: 256, seqLen: 100, batch: 32, steps: 5, warmup: 2 };
+export const DEFAULT_RNN_BENCH: RnnBenchOptions = { cell: 'lstm', vocab: 65, embed: 64, hidden: 256, seqLen: 100, batch: 32, steps: 5, warmup: 2, device: 'cpu' };
 
 export interface RnnBenchRow {
   impl: string;
@@ -103,16 +104,12 @@ function benchLayers(o: RnnBenchOptions): number {
 
 /** PyTorch in the same run, or the reason it was skipped. */
 export function benchPytorch(o: RnnBenchOptions, threads = 2): RnnBenchRow | string {
-  const python = o.python ?? process.env.ATTEND_BENCH_PYTHON ?? 'python3';
-  const script = join(dirname(fileURLToPath(import.meta.url)), '..', 'python', 'rnn_baseline.py');
-  const probe = spawnSync(python, ['-c', 'import torch'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0) return `skipped: no torch in ${python} (set ATTEND_BENCH_PYTHON to a Python with torch)`;
-  const args = [script, '--cell', o.cell, '--vocab', `${o.vocab}`, '--embed', `${o.embed}`, '--hidden', `${o.hidden}`, '--seq-len', `${o.seqLen}`,
+  const args = ['--cell', o.cell, '--vocab', `${o.vocab}`, '--embed', `${o.embed}`, '--hidden', `${o.hidden}`, '--seq-len', `${o.seqLen}`,
     '--batch', `${o.batch}`, '--steps', `${Math.max(o.steps, 5)}`, '--warmup', `${o.warmup}`, '--threads', `${threads}`];
-  const r = spawnSync(python, args, { encoding: 'utf8' });
-  if (r.status !== 0) return `skipped: the PyTorch baseline failed: ${r.stderr.trim().split('\n').at(-1)}`;
-  const j = JSON.parse(r.stdout.trim().split('\n').at(-1)!) as { seconds: number; chars_per_second: number; torch: string };
-  return { impl: `PyTorch ${j.torch} nn.${o.cell.toUpperCase()}, ${threads} threads`, backend: 'cpu', seconds: j.seconds, charsPerSecond: j.chars_per_second };
+  const j = runPytorch<{ seconds: number; chars_per_second: number; torch: string; device_name: string }>('rnn_baseline.py', args, o);
+  if (typeof j === 'string') return j;
+  const where = o.device === 'cuda' ? `cuDNN on ${j.device_name}` : `${threads} threads`;
+  return { impl: `PyTorch ${j.torch} nn.${o.cell.toUpperCase()}, ${where}`, backend: o.device, seconds: j.seconds, charsPerSecond: j.chars_per_second };
 }
 
 export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json: unknown }> {
@@ -153,17 +150,20 @@ export function parseRnnArgs(argv: string[]): RnnBenchOptions {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[++i];
-    if (v === undefined) throw new Error(`bench rnn: ${a} needs a value`);
+    if (v === undefined) throw new ConfigError(`bench rnn: ${a} needs a value`);
     if (a === '--cell') {
-      if (!['rnn', 'lstm', 'gru'].includes(v)) throw new Error(`bench rnn: --cell expects rnn, lstm or gru, got ${v}`);
+      if (!['rnn', 'lstm', 'gru'].includes(v)) throw new ConfigError(`bench rnn: --cell expects rnn, lstm or gru, got ${v}`);
       o.cell = v as CellKind;
     } else if (a === '--backends') o.backends = v.split(',');
     else if (a === '--python') o.python = v;
-    else {
+    else if (a === '--device') {
+      if (!(TORCH_DEVICES as readonly string[]).includes(v)) throw new ConfigError(`bench rnn: --device expects ${TORCH_DEVICES.join(' or ')} (where the PyTorch baseline runs), got ${v}`);
+      o.device = v as TorchDevice;
+    } else {
       const key = ({ '--hidden': 'hidden', '--batch': 'batch', '--seq-len': 'seqLen', '--steps': 'steps', '--warmup': 'warmup', '--embed': 'embed', '--vocab': 'vocab' } as const)[a];
-      if (!key) throw new Error(`bench rnn: unknown option ${a}; expected --cell --hidden --batch --seq-len --embed --vocab --steps --warmup --backends --python`);
+      if (!key) throw new ConfigError(`bench rnn: unknown option ${a}; expected --cell --hidden --batch --seq-len --embed --vocab --steps --warmup --backends --python --device`);
       const n = Number(v);
-      if (!Number.isInteger(n) || n < (key === 'warmup' ? 0 : 1)) throw new Error(`bench rnn: ${a} expects a positive integer, got ${v}`);
+      if (!Number.isInteger(n) || n < (key === 'warmup' ? 0 : 1)) throw new ConfigError(`bench rnn: ${a} expects a positive integer, got ${v}`);
       o[key] = n;
     }
   }
