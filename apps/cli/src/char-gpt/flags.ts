@@ -23,7 +23,7 @@ export const GPT_TRAIN_FLAGS = {
 
 /** `quick`: a one-minute run that already prints words (2 layers × 64, context 64). */
 export const GPT_PRESETS: Record<string, Values> = {
-  quick: { layers: '2', 'd-model': '64', heads: '4', time: '1m', 'eval-every': '100', 'sample-at': '50,100,200,300' },
+  quick: { layers: '2', 'd-model': '64', heads: '4', lr: '0.003', 'min-lr': '0.0003', time: '1m', 'eval-every': '100', 'sample-at': '50,100,200,300' },
 };
 
 export const GPT_DEFAULTS = { seqLen: 64, batch: 12, lr: 1e-3, minLr: 1e-4, steps: 2000, out: 'runs/char-gpt' };
@@ -45,7 +45,7 @@ embedded default: Moby-Dick (public domain). --seq-len is also the model's conte
   --weight-decay X   decoupled weight decay (AdamW) on matrices (default 0.1)
   --beta2 X          Adam's β2 (default 0.99)`,
   defaults: { seqLen: GPT_DEFAULTS.seqLen, batch: GPT_DEFAULTS.batch, lr: '0.001', minLr: '0.0001', steps: GPT_DEFAULTS.steps, out: GPT_DEFAULTS.out },
-  presets: `quick (2 layers × 64, --time 1m)`,
+  presets: `quick (2 layers × 64, lr 3e-3, --time 1m)`,
   examples: `  attend train char-gpt --preset quick
   attend train char-gpt --corpus ../shared/data/tinyshakespeare.txt --time 5m
   attend train char-gpt --layers 6 --d-model 384 --heads 6 --seq-len 256 --batch 64 --dropout 0.2
