@@ -47,6 +47,7 @@ export {
 export { checkSamplingOptions, sampleIndex, sampleToken, samplingDistribution, type SamplingOptions } from './sampling.js';
 export { zeroState, type CellState, type RNNState } from './state.js';
 export { lstmSequence } from './lstm-sequence.js';
-export { gruSequence } from './gru-sequence.js';
+export { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
+export { rnnSequence } from './rnn-sequence.js';
 export { orthogonal, orthogonalBlocks } from './init.js';
 export { glorotUniform, type SetWeightsOptions } from '@attend/core';

@@ -8,7 +8,6 @@
 // Only the tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a
 // browser `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';
-import { unpackLstm } from './lstm-sequence.js';
 
 interface TFBinding {
   TF_ATTR_FLOAT: number;
@@ -67,6 +66,20 @@ export function lstmLayerTensorflow(
   c0: tf.Tensor2D,
 ): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
   return tf.tidy(() => unpackLstm(blockLstm(x, W_x, W_h, b, h0, c0) as tf.Tensor3D)); // [B, T + 1, H] packed
+}
+
+/**
+ * Splits the packed output of the BlockLSTM custom gradient below —
+ * `[B, T + 1, H]`: h_1..h_T, then c_T (tf.customGrad returns one tensor; unmasked, so h = h_T) — into
+ * `{ hs [B, T, H], h = h_T, c = c_T }`.
+ */
+function unpackLstm(packed: tf.Tensor3D): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
+  const [B, T1, H] = packed.shape;
+  const T = T1 - 1;
+  const hs = tf.slice(packed, [0, 0, 0], [B, T, H]) as tf.Tensor3D; // [B, T, H]
+  const h = tf.reshape(tf.slice(packed, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
+  const c = tf.reshape(tf.slice(packed, [0, T, 0], [B, 1, H]), [B, H]) as tf.Tensor2D;
+  return { hs, h, c };
 }
 
 const blockLstm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {

@@ -12,13 +12,15 @@ import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind, type Recurrent
 import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
-import { gruSequence } from './gru-sequence.js';
+import { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
 import { lstmLayerTensorflow, tensorflowAvailable } from './lstm-tensorflow.js';
+import { rnnSequence } from './rnn-sequence.js';
 
 let useHandWrittenBackward = true;
 /**
- * Turns the hand-written LSTM and GRU backward passes on or off (default on); off, every cell runs on tfjs's
- * autodiff through the per-step ops — the reference path. Returns the previous setting.
+ * Turns the hand-written backward passes (vanilla RNN, LSTM, both GRUs; masked or not) on or off (default
+ * on); off, every cell runs on tfjs's autodiff through the per-step ops — the reference path. Returns the
+ * previous setting.
  */
 export function setHandWrittenBackward(on: boolean): boolean {
   const before = useHandWrittenBackward;
@@ -175,7 +177,7 @@ export class RNNLayer implements SequenceLayer {
     if (initialState) checkState('RNNLayer.forward initialState', initialState, 1, B, H, this.hasCellState);
     return tf.tidy(() => {
       const s0: CellState = initialState ? cellStateAt(initialState, 0) : this.cell.zeroState(B);
-      const fast = !mask && useHandWrittenBackward ? this.wholeSequence(x, s0) : undefined;
+      const fast = useHandWrittenBackward ? this.wholeSequence(x, s0, mask) : undefined;
       if (fast) return { output: returnSequences ? fast.hs : tf.clone(fast.last.h), state: joinCellStates([fast.last]) };
       const xp = this.projectAll(x); // [B, T, kH]
       const xs = tf.unstack(xp, 1) as tf.Tensor2D[]; // T × [B, kH]
@@ -206,24 +208,29 @@ export class RNNLayer implements SequenceLayer {
   }
 
   /**
-   * The unmasked sequence on a fast path with its own backward pass, where the cell has one:
-   * TensorFlow's fused BlockLSTM on tfjs-node (./lstm-tensorflow.ts), else the hand-written BPTT of
-   * the LSTM (./lstm-sequence.ts) or the taught GRU (./gru-sequence.ts). Undefined: use the time loop.
+   * The sequence on a fast path with its own backward pass, where the cell has one: TensorFlow's fused
+   * BlockLSTM on tfjs-node (./lstm-tensorflow.ts; unmasked only), else the hand-written BPTT of the
+   * vanilla RNN (./rnn-sequence.ts), the LSTM (./lstm-sequence.ts) or either GRU (./gru-sequence.ts),
+   * masked or not. Undefined (a cell of another class): use the time loop.
    */
-  private wholeSequence(x: tf.Tensor3D, s0: CellState): { hs: tf.Tensor3D; last: CellState } | undefined {
+  private wholeSequence(x: tf.Tensor3D, s0: CellState, mask?: tf.Tensor2D): { hs: tf.Tensor3D; last: CellState } | undefined {
     const cell = this.cell;
     if (cell instanceof LSTMCell) {
-      const r = tensorflowAvailable()
-        ? lstmLayerTensorflow(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, s0.h, s0.c!)
-        : lstmSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, s0.c!);
+      const r =
+        tensorflowAvailable() && !mask
+          ? lstmLayerTensorflow(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, s0.h, s0.c!)
+          : lstmSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, s0.c!, mask);
       return { hs: r.hs, last: { h: r.h, c: r.c } };
     }
-    if (cell instanceof GRUCell && !cell.resetAfter) {
-      const [B, T, H] = [x.shape[0], x.shape[1], this.hidden];
-      const hs = gruSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h); // [B, T, H]
-      return { hs, last: { h: tf.reshape(tf.slice(hs, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D } };
+    let r: { hs: tf.Tensor3D; h: tf.Tensor2D } | undefined;
+    if (cell instanceof GRUCell) {
+      r = cell.resetAfter
+        ? gruResetAfterSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, cell.b_h as tf.Tensor1D, s0.h, mask)
+        : gruSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, mask);
+    } else if (cell instanceof SimpleRNNCell) {
+      r = rnnSequence(this.projectAll(x), cell.W_hh as tf.Tensor2D, s0.h, cell.activation, mask);
     }
-    return undefined;
+    return r && { hs: r.hs, last: { h: r.h } };
   }
 
   step(x: tf.Tensor2D, state?: RNNState): StepResult {

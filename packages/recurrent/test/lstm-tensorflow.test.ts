@@ -1,6 +1,7 @@
 // TensorFlow's fused BlockLSTM/BlockLSTMGrad (lstmLayerTensorflow) against autodiff through the
-// per-step ops, on the tensorflow backend (tfjs-node). Skipped, with the reason printed, where
-// tfjs-node is not built; CI builds it (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1.
+// per-step ops, on the tensorflow backend (tfjs-node), where masked LSTMs take the hand-written
+// path instead. Skipped, with the reason printed, where tfjs-node is not built; CI builds it
+// (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@attend/core/node';
@@ -89,6 +90,25 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
     setHandWrittenBackward(before);
     expect(Math.abs(fused.value.dataSync()[0]! - ref.value.dataSync()[0]!)).toBeLessThan(1e-4);
     for (const k of Object.keys(ref.grads)) expect(maxDiff(fused.grads[k]!, ref.grads[k]!), k).toBeLessThan(1e-4);
+    layer.dispose();
+  });
+
+  it('RNNLayer runs masked LSTMs on the hand-written path here, agreeing with the reference path', (ctx) => {
+    if (skip) return ctx.skip();
+    const layer = new RNNLayer(new LSTMCell({ inputSize: D, hidden: H, seed: 3 }));
+    const x = inputs(6)[0];
+    const mask = tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]]);
+    const f = () => {
+      const r = layer.forward(x, { mask });
+      return tf.add(tf.sum(tf.square(r.output)), tf.sum(tf.mul(r.state.c![0]!, 0.5))) as tf.Scalar;
+    };
+    const fast = tf.variableGrads(f);
+    const before = setHandWrittenBackward(false);
+    const ref = tf.variableGrads(f);
+    setHandWrittenBackward(before);
+    expect(Math.abs(fast.value.dataSync()[0]! - ref.value.dataSync()[0]!)).toBeLessThan(1e-4);
+    for (const k of Object.keys(ref.grads)) expect(maxDiff(fast.grads[k]!, ref.grads[k]!), k).toBeLessThan(1e-4);
+    tf.dispose([fast.value, fast.grads, ref.value, ref.grads, x, mask]);
     layer.dispose();
   });
 
