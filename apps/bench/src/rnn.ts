@@ -122,7 +122,7 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
     const impls: [string, () => number][] = [
       [`tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
-      [`Attend default (${o.cell === 'lstm' && c.name === 'tensorflow' ? 'TF BlockLSTM' : o.cell === 'rnn' ? 'autodiff' : 'hand-written BPTT'})`, () => benchOurs(o, true)],
+      [`Attend default (${o.cell === 'lstm' && c.name === 'tensorflow' ? 'TF BlockLSTM' : 'hand-written BPTT'})`, () => benchOurs(o, true)],
     ];
     for (const [impl, run] of impls) {
       const seconds = run();
