@@ -56,3 +56,18 @@ export {
 } from './seq2seq/beam.js';
 export { resolveSourceMask, type ResolvedMask, type SourceMask } from './seq2seq/inputs.js';
 export { glorotUniform, type SetWeightsOptions } from '@attend/core';
+export {
+  FUSED_ATTENTION,
+  FUSED_ATTENTION_AUTO_BACKENDS,
+  FUSED_ATTENTION_BACKENDS,
+  FUSED_ATTENTION_GRAD,
+  FUSED_ATTENTION_MODES,
+  fusedAttention,
+  fusedAttentionAvailable,
+  fusedAttentionKernel,
+  registerFusedAttention,
+  setFusedAttentionMode,
+  type FusedAttentionAttrs,
+  type FusedAttentionMode,
+  type FusedAttentionOptions,
+} from './fused-attention.js';

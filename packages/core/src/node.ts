@@ -1,6 +1,7 @@
 // Backend selection in Node.js (the package's `./node` export). Order, best first:
 //   1. tensorflow via @tensorflow/tfjs-node-gpu (libtensorflow + CUDA 11.2; optional)
-//   2. webgpu via the `webgpu` package (Dawn over Vulkan), only with a real GPU adapter
+//   2. webgpu via the `webgpu` package (Dawn over Vulkan), only with a real GPU adapter (or, for tests,
+//      a software one with ATTEND_WEBGPU_ALLOW_SOFTWARE=1: see dawnWebgpuCandidate)
 //   3. tensorflow via @tensorflow/tfjs-node (libtensorflow on CPU; optional, see `attend setup tensorflow`)
 //   4. wasm (SIMD; tfjs disables wasm threads under Node, tfjs issue 3830)
 //   5. cpu (pure JS)
@@ -64,33 +65,77 @@ interface GpuAdapterLike {
   info?: { vendor?: string; architecture?: string; description?: string; device?: string };
 }
 
-/** WebGPU in Node through Dawn (`webgpu` package). Skipped unless a real (non-software) GPU adapter exists. */
+type DawnGpu = { requestAdapter(o?: object): Promise<GpuAdapterLike | null> };
+
+/**
+ * Testing only: the software WebGPU that Dawn can reach on a machine without a GPU. Debian 12's
+ * lavapipe (Mesa 22.3) is rejected by Dawn's Vulkan backend ("shaderUniform*ArrayDynamicIndexing
+ * required"), but Dawn's OpenGL backend runs on Mesa's llvmpipe through a surfaceless EGL display
+ * (needs libegl-mesa0 and libgl1-mesa-dri) as a compatibility-mode adapter. tfjs asks for a core
+ * adapter, so requestAdapter is wrapped to ask for compatibility mode, and requestDevice to ask for
+ * the adapter's storage-buffer limit (compatibility mode's default is 4; fused kernels bind more).
+ */
+async function softwareGpu(mod: { create(flags: string[]): DawnGpu }): Promise<{ gpu: DawnGpu; adapter: GpuAdapterLike | null }> {
+  process.env.EGL_PLATFORM ??= 'surfaceless';
+  const raw = mod.create(['backend=opengl']);
+  type Adapter = GpuAdapterLike & { limits: Record<string, number>; requestDevice(d?: { requiredLimits?: Record<string, number> }): Promise<unknown> };
+  const wrap = (a: Adapter | null): Adapter | null => {
+    if (!a) return a;
+    const requestDevice = a.requestDevice.bind(a);
+    const maxStorage = a.limits.maxStorageBuffersPerShaderStage;
+    a.requestDevice = (d = {}) =>
+      requestDevice({ ...d, requiredLimits: { ...(d.requiredLimits ?? {}), ...(maxStorage ? { maxStorageBuffersPerShaderStage: maxStorage } : {}) } });
+    return a;
+  };
+  const gpu = new Proxy(raw, {
+    get(target, prop) {
+      if (prop === 'requestAdapter') return async (o: object = {}) => wrap((await target.requestAdapter({ ...o, featureLevel: 'compatibility' })) as Adapter | null);
+      const value = Reflect.get(target, prop) as unknown;
+      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+    },
+  });
+  return { gpu, adapter: await gpu.requestAdapter() };
+}
+
+/**
+ * WebGPU in Node through Dawn (`webgpu` package). Skipped unless a real (non-software) GPU adapter
+ * exists — except with ATTEND_WEBGPU_ALLOW_SOFTWARE=1 (for tests of WebGPU kernels on machines
+ * without a GPU): then a software adapter is accepted, and when Dawn finds no Vulkan adapter it
+ * tries its OpenGL backend on Mesa's llvmpipe (`softwareGpu` above). Slow; never for real work.
+ */
 export const dawnWebgpuCandidate: BackendCandidate = {
   name: 'webgpu',
   label: 'webgpu (webgpu package: Dawn over Vulkan)',
   async load() {
-    if (process.platform === 'linux' && !hasSharedLibrary('libvulkan.so.1')) {
+    const allowSoftware = process.env.ATTEND_WEBGPU_ALLOW_SOFTWARE === '1';
+    if (process.platform === 'linux' && !allowSoftware && !hasSharedLibrary('libvulkan.so.1')) {
       throw new Error('libvulkan.so.1 not found (install libvulkan1 and a GPU driver with Vulkan support)');
     }
-    let mod: { create(flags: string[]): { requestAdapter(o?: object): Promise<GpuAdapterLike | null> }; globals: object };
+    let mod: { create(flags: string[]): DawnGpu; globals: object };
     try {
       mod = (await importOptional('webgpu')) as typeof mod;
     } catch (err) {
       throw new Error(`the webgpu package does not load: ${reasonOf(err)}`);
     }
-    const gpu = mod.create([]);
-    const adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
-    if (!adapter) throw new Error('no GPU adapter found (needs a Vulkan GPU driver)');
+    let gpu = mod.create([]);
+    let adapter = await gpu.requestAdapter({ powerPreference: 'high-performance' });
+    if (!adapter && allowSoftware) ({ gpu, adapter } = await softwareGpu(mod));
+    if (!adapter) {
+      throw new Error(
+        `no GPU adapter found (needs a Vulkan GPU driver${allowSoftware ? '; with ATTEND_WEBGPU_ALLOW_SOFTWARE=1, also none from Mesa llvmpipe through EGL' : ''})`,
+      );
+    }
     const info = adapter.info ?? {};
     const name = [info.vendor, info.architecture, info.description, info.device].filter(Boolean).join(' ');
-    if (adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(name)) {
-      throw new Error(`only a software adapter is available (${name || 'fallback'})`);
+    const software = adapter.isFallbackAdapter || /swiftshader|llvmpipe|lavapipe|software/i.test(name);
+    if (software && !allowSoftware) {
+      throw new Error(`only a software adapter is available (${name || 'fallback'}; ATTEND_WEBGPU_ALLOW_SOFTWARE=1 accepts it, for tests)`);
     }
     Object.assign(globalThis, mod.globals);
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     await import('@tensorflow/tfjs-backend-webgpu');
     await activate('webgpu');
-    return name || 'GPU';
+    return software ? `${name || 'fallback'} (software)` : name || 'GPU';
   },
 };
 
