@@ -40,11 +40,14 @@ export { Bridge } from './seq2seq/bridge.js';
 export { Seq2SeqDecoder, type DecoderState, type DecoderStepResult, type EncoderMemory } from './seq2seq/decoder.js';
 export {
   DEFAULT_GREEDY_OPTIONS,
+  disposeTensors,
+  gatherBatch,
   greedyDecode,
   type Encoded,
   type GreedyOptions,
   type Seq2SeqHypothesis,
   type StepModel,
+  type StepResult,
 } from './seq2seq/greedy.js';
 export {
   DEFAULT_BEAM_SEARCH_OPTIONS,
@@ -54,7 +57,7 @@ export {
   type BeamSearchResult,
   type ScoredHypothesis,
 } from './seq2seq/beam.js';
-export { resolveSourceMask, type ResolvedMask, type SourceMask } from './seq2seq/inputs.js';
+export { checkIds, resolveSourceMask, type ResolvedMask, type SourceMask } from './seq2seq/inputs.js';
 export { glorotUniform, type SetWeightsOptions } from '@attend/core';
 export {
   FUSED_ATTENTION,

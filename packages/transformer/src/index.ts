@@ -1,7 +1,8 @@
 // @attend/transformer — the course's last section, "Attention is all you need" (Vaswani et al.
 // 2017): multi-head attention over @attend/attention's scaled dot-product, positional encodings,
 // encoder and decoder layers (post-LN or pre-LN), and the models built from them: a decoder-only
-// character GPT with a key/value cache. Importing @attend/core registers tfjs's gradients.
+// character GPT with a key/value cache, and the encoder–decoder Transformer for translation, decoded
+// by @attend/attention's greedy and beam search. Importing @attend/core registers tfjs's gradients.
 export { Dense, DEFAULT_DENSE, type DenseConfig } from './dense.js';
 export { LayerNorm, DEFAULT_LAYER_NORM, type LayerNormConfig } from './layer-norm.js';
 export {
@@ -46,3 +47,13 @@ export {
 } from './decoder.js';
 export { crossEntropy, type CrossEntropyOptions } from './loss.js';
 export { GPT, DEFAULT_GPT, type GPTConfig, type GPTForwardOptions, type GPTSampleOptions } from './gpt.js';
+export {
+  Transformer,
+  DEFAULT_TRANSFORMER,
+  type TransformerAttention,
+  type TransformerConfig,
+  type TransformerLossOptions,
+  type TransformerMasks,
+  type TransformerMemory,
+  type TransformerState,
+} from './transformer.js';

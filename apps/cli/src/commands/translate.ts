@@ -1,21 +1,26 @@
 // `attend translate --model DIR "sentence" …`: translations by a model of `attend train translate`
 // (beam search, GNMT length penalty), warnings for words the model never saw ([UNK]), and with
-// --attention-map the alignment heatmap of the (first) sentence as an SVG.
+// --attention-map the alignment heatmap of the (first) sentence as an SVG: the recurrent model's
+// one attention, or one Transformer decoder layer's cross-attention (--layer), one head (--head) or
+// the mean of its heads.
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { DataError } from '@attend/core';
 import { SPECIALS, WordTokenizer } from '@attend/tokenizers';
+import { Transformer } from '@attend/transformer';
 import type { Command } from './command.js';
-import { intFlag, parse } from '../args.js';
+import { intFlag, parse, UsageError } from '../args.js';
 import { BACKEND_FLAG, BACKEND_HELP, useBackend } from '../lib/backend.js';
 import { detokenize, type PairTokenizer } from '../translate/data.js';
-import { loadTranslator, prepareSource } from '../translate/model.js';
+import { crossAttentionMap, loadTranslator, prepareSource } from '../translate/model.js';
 import { attentionSvg } from '../translate/svg.js';
 
 const FLAGS = {
   model: { type: 'string' },
   beam: { type: 'string' },
   'attention-map': { type: 'string' },
+  layer: { type: 'string' },
+  head: { type: 'string' },
   ...BACKEND_FLAG,
 } as const;
 
@@ -28,6 +33,10 @@ translation per line.
   --beam K               beam size; 1 = greedy (default 5)
   --attention-map FILE   write the attention weights of the first sentence as an SVG heatmap
                          (source tokens across, output tokens down)
+  --layer L              Transformer models: the decoder layer whose cross-attention to draw,
+                         1 = first (default: the last)
+  --head H               Transformer models: the attention head to draw, 1 = first (default: the
+                         average of all heads)
 ${BACKEND_HELP}`;
 
 export const translateCommand: Command = {
@@ -43,9 +52,25 @@ export const translateCommand: Command = {
     if (values.model === undefined) throw new DataError(`--model DIR is required: the directory a training run wrote (its --out)\n\n${HELP}`);
     if (positionals.length === 0) throw new DataError(`no sentence given: pass the text to translate in quotes, e.g. attend translate --model DIR "3 May 1998"`);
     const beam = intFlag('beam', values.beam, 5);
+    const picked = ['layer', 'head'].filter((k) => values[k] !== undefined);
+    if (picked.length > 0 && values['attention-map'] === undefined) {
+      throw new UsageError(`--${picked[0]} chooses what --attention-map draws; add --attention-map FILE.svg`);
+    }
+    const layerFlag = values.layer === undefined ? undefined : intFlag('layer', values.layer, 1);
+    const headFlag = values.head === undefined ? undefined : intFlag('head', values.head, 1);
     await useBackend(values.backend);
     const { model, src, tgt, settings } = await loadTranslator(String(values.model));
     try {
+      // Which attention to draw: checked before translating anything.
+      let layer = 0;
+      if (model instanceof Transformer) {
+        const { decoderLayers, heads } = model.config;
+        if (layerFlag !== undefined && layerFlag > decoderLayers) throw new UsageError(`--layer: this model has ${decoderLayers} decoder layers; expected 1 to ${decoderLayers}, got ${layerFlag}`);
+        if (headFlag !== undefined && headFlag > heads) throw new UsageError(`--head: this model has ${heads} heads; expected 1 to ${heads}, got ${headFlag}`);
+        layer = (layerFlag ?? decoderLayers) - 1;
+      } else if (picked.length > 0) {
+        throw new UsageError(`--${picked[0]} applies to Transformer models (trained with --arch transformer); this recurrent model has one attention, drawn by --attention-map alone`);
+      }
       for (const [n, text] of positionals.entries()) {
         const prepared = prepareSource(text, settings);
         if (prepared.length === 0) throw new DataError(`sentence ${n + 1} is empty; give some text to translate`);
@@ -68,7 +93,14 @@ export const translateCommand: Command = {
             console.error(`warning: this model has no attention (attention none); ${file} not written`);
           } else {
             const out = result.ids.map((id) => tgt.tokenOf(id));
-            writeFileSync(file, attentionSvg({ title: text, source: tokensOf(src, prepared), output: out, weights: result.weights }));
+            let title = text;
+            let weights = result.weights;
+            if (model instanceof Transformer) {
+              const what = `decoder layer ${layer + 1}/${model.config.decoderLayers}, ${headFlag === undefined ? `mean of ${model.config.heads} heads` : `head ${headFlag}/${model.config.heads}`}`;
+              title = `${text} — cross-attention, ${what}`;
+              weights = crossAttentionMap(model, ids, result.ids, layer, headFlag === undefined ? undefined : headFlag - 1);
+            }
+            writeFileSync(file, attentionSvg({ title, source: tokensOf(src, prepared), output: out, weights }));
             console.error(`attention map: ${file} (${out.length} output × ${ids.length} source tokens)`);
           }
         }

@@ -22,7 +22,8 @@ export function attentionSvg(m: AttentionMap): string {
   const charW = 7.5;
   const left = Math.ceil(Math.max(2, ...m.output.map((t) => label(t).length)) * charW) + 16;
   const top = 40 + Math.ceil(Math.max(2, ...m.source.map((t) => label(t).length)) * charW) + 8;
-  const width = Math.max(left + m.source.length * cell + 20, Math.ceil(m.title.length * 8) + 20);
+  // The title is 14 px monospace: about 0.6 em (8.4 px) per character.
+  const width = Math.max(left + m.source.length * cell + 20, Math.ceil([...m.title].length * 8.5) + 20);
   const height = top + m.output.length * cell + 20;
   const lines: string[] = [
     `<?xml version="1.0" encoding="UTF-8"?>`,

@@ -8,16 +8,20 @@
 //   - rank the finished hypotheses (the live ones if none finished) by Σ log p / lp(Y), with GNMT's
 //     lp(Y) = ((5 + |Y|) / 6)^α, |Y| counting [EOS] when it was produced; α = 0 ranks by Σ log p.
 // With beam = 1 this is exactly greedy decoding (the test checks it).
+//
+// The K live hypotheses are a batch of K rows: the encoded source is repeated K times and, after
+// every step, the decoder state is reordered so that row i is the state of the new beam's i-th
+// hypothesis's parent — `model.reorderState` (a Transformer gathers its key/value caches), or by
+// default `gatherBatch`, which gathers every tensor of the state along the batch axis (an RNN's h, c).
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInt, assertNumber, configure, ShapeError } from '@attend/core';
 import { SEQ2SEQ_SPECIALS } from './config.js';
-import type { DecoderState, EncoderMemory } from './decoder.js';
-import { defaultMaxLength, emittable, type Seq2SeqHypothesis, type StepModel } from './greedy.js';
+import { disposeTensors, emittable, gatherBatch, outputLength, type Seq2SeqHypothesis, type StepModel } from './greedy.js';
 
 export interface BeamSearchOptions {
   /** Beam size (default 5). */
   beam?: number;
-  /** Most output tokens, [EOS] excluded (default 2 × source length + 10). */
+  /** Most output tokens, [EOS] excluded (default 2 × source length + 10; never more than the model's `maxOutputLength`). */
   maxLength?: number;
   /** α of GNMT's length penalty ((5 + |Y|) / 6)^α (default 0.6; 0 = none). */
   lengthPenalty?: number;
@@ -60,7 +64,7 @@ function topK(row: ArrayLike<number>, from: number, to: number, k: number): numb
 }
 
 /** Beam search over `src`: one sentence, `[1, S]` or `[S]` int32 (padding = id 0 is masked). */
-export function beamSearch(model: StepModel, src: tf.Tensor, options: BeamSearchOptions = {}): BeamSearchResult {
+export function beamSearch<S, M>(model: StepModel<S, M>, src: tf.Tensor, options: BeamSearchOptions = {}): BeamSearchResult {
   const o = configure<Required<BeamSearchOptions>>('beamSearch', DEFAULT_BEAM_SEARCH_OPTIONS, [], options);
   assertInt('beamSearch beam', o.beam);
   if (o.maxLength !== undefined) assertInt('beamSearch maxLength', o.maxLength, 0);
@@ -82,29 +86,28 @@ export function beamSearch(model: StepModel, src: tf.Tensor, options: BeamSearch
   })();
   const S = src2d.shape[1];
   const length = enc.lengths[0]!;
-  const maxLength = o.maxLength ?? defaultMaxLength(enc.lengths);
-  const memories = new Map<number, EncoderMemory>([[1, enc.memory]]);
-  const memoryFor = (n: number): EncoderMemory => {
+  const maxLength = outputLength(model, enc.lengths, o.maxLength);
+  // The sentence's memory repeated for n hypotheses (row 0, n times), made once per n.
+  const memories = new Map<number, M>([[1, enc.memory]]);
+  const memoryFor = (n: number): M => {
     let m = memories.get(n);
     if (!m) {
-      m = tf.tidy(() => {
-        const index = tf.zeros([n], 'int32');
-        return { outputs: tf.gather(enc.memory.outputs, index) as tf.Tensor3D, mask: tf.gather(enc.memory.mask, index) as tf.Tensor2D };
-      });
+      m = gatherBatch(enc.memory, new Array<number>(n).fill(0));
       memories.set(n, m);
     }
     return m;
   };
+  const reorder = (state: S, parents: number[]): S => (model.reorderState ? model.reorderState(state, parents) : gatherBatch(state, parents));
   let live: Live[] = [{ ids: [], weights: model.hasAttention ? [] : null, logProb: 0 }];
   const finished: ScoredHypothesis[] = [];
-  let state: DecoderState | null = enc.state;
+  let state: S | null = enc.state;
   try {
     for (let t = 0; t < maxLength; t++) {
       const n = live.length;
       const ids = tf.tensor1d(live.map((h) => h.ids[h.ids.length - 1] ?? bos), 'int32');
       const r = model.decodeStep(ids, state!, memoryFor(n));
       ids.dispose();
-      tf.dispose(state!);
+      disposeTensors(state);
       state = r.state;
       const logp = tf.tidy(() => tf.logSoftmax(r.logits));
       const lp = logp.dataSync();
@@ -133,28 +136,17 @@ export function beamSearch(model: StepModel, src: tf.Tensor, options: BeamSearch
         live = [];
         break;
       }
-      const reordered = reorder(state, parents);
-      tf.dispose(state);
+      const reordered = reorder(state!, parents);
+      disposeTensors(state);
       state = reordered;
       live = next;
     }
   } finally {
-    if (state) tf.dispose(state);
-    for (const m of memories.values()) tf.dispose(m);
+    if (state) disposeTensors(state);
+    for (const m of memories.values()) disposeTensors(m);
   }
   const pool: ScoredHypothesis[] =
     finished.length > 0 ? finished : live.map((h) => ({ ...h, finished: false, score: h.logProb / lengthPenalty(h.ids.length, o.lengthPenalty) }));
   const hypotheses = pool.map((h, k) => ({ h, k })).sort((a, b) => b.h.score - a.h.score || a.k - b.k).map(({ h }) => h);
   return { ...hypotheses[0]!, hypotheses };
-}
-
-/** The decoder state of hypotheses `parents` (rows gathered along the batch axis). Fresh tensors. */
-function reorder(state: DecoderState, parents: number[]): DecoderState {
-  return tf.tidy(() => {
-    const index = tf.tensor1d(parents, 'int32');
-    const g = (t: tf.Tensor2D) => tf.gather(t, index) as tf.Tensor2D;
-    const h = state.rnn.h.map(g);
-    const rnn = state.rnn.c ? { h, c: state.rnn.c.map(g) } : { h };
-    return state.feed ? { rnn, feed: g(state.feed) } : { rnn };
-  });
 }
