@@ -33,10 +33,12 @@ export interface DecoderLayerOptions {
   /** Self-attention keys/values of earlier positions (cached decoding); stays yours. */
   past?: KVCache;
   training?: boolean;
+  /** Whether to return the attention weights (default true; false lets a fused attention kernel run). */
+  weights?: boolean;
 }
 
 /** One decoder layer's output, weights (`[B, h, T, P + T]` self, `[B, h, T, S]` cross) and its self-attention cache; yours. */
-export type DecoderLayerResult = { output: tf.Tensor3D; selfWeights: tf.Tensor4D; crossWeights: tf.Tensor4D | null; cache: KVCache };
+export type DecoderLayerResult = { output: tf.Tensor3D; selfWeights: tf.Tensor4D | null; crossWeights: tf.Tensor4D | null; cache: KVCache };
 
 export class TransformerDecoderLayer {
   readonly config: Readonly<TransformerDecoderLayerConfig>;
@@ -67,7 +69,7 @@ export class TransformerDecoderLayer {
 
   /** `[B, T, d]` → `[B, T, d]`. */
   apply(x: tf.Tensor3D, options: DecoderLayerOptions = {}): DecoderLayerResult {
-    const { memory, memoryMask, selfMask, past, training = false } = options;
+    const { memory, memoryMask, selfMask, past, training = false, weights = true } = options;
     if (this.crossAttention && !memory) throw new ConfigError('TransformerDecoderLayer.apply: this layer has cross-attention; pass memory (from projectMemory)');
     const { dropout, norm } = this.config;
     const pre = norm === 'pre';
@@ -80,18 +82,18 @@ export class TransformerDecoderLayer {
         const sum: tf.Tensor3D = tf.add(h, dropoutInside ? y : residualDropout(y, dropout, training, this.rng));
         return pre ? sum : ln.apply(sum);
       };
-      let selfWeights!: tf.Tensor4D;
+      let selfWeights: tf.Tensor4D | null = null;
       let cache!: KVCache;
       let crossWeights: tf.Tensor4D | null = null;
       let h = sublayer(x, (input) => {
-        const a = this.selfAttention.apply(input, undefined, { mask: selfMask, causal: true, past, training });
+        const a = this.selfAttention.apply(input, undefined, { mask: selfMask, causal: true, past, training, weights });
         selfWeights = a.weights;
         cache = a.cache;
         return a.output;
       });
       if (this.crossAttention) {
         h = sublayer(h, (input) => {
-          const a = this.crossAttention!.apply(input, undefined, { memory, mask: memoryMask, training });
+          const a = this.crossAttention!.apply(input, undefined, { memory, mask: memoryMask, training, weights });
           crossWeights = a.weights;
           disposeAll(a.cache);
           return a.output;
@@ -146,9 +148,11 @@ export interface DecoderOptions {
   /** Continue from this cache: the positions of `x` come after `cache.length` earlier ones. Stays yours. */
   cache?: DecoderCache;
   training?: boolean;
+  /** Whether to return the attention weights (default true; false lets a fused attention kernel run). */
+  weights?: boolean;
 }
 
-/** The decoder's output `[B, T, d]`, per-layer weights and the extended cache; yours. */
+/** The decoder's output `[B, T, d]`, per-layer weights (none with `weights: false`) and the extended cache; yours. */
 export type DecoderResult = { output: tf.Tensor3D; selfWeights: tf.Tensor4D[]; crossWeights: tf.Tensor4D[]; cache: DecoderCache };
 
 export class TransformerDecoder {
@@ -184,7 +188,7 @@ export class TransformerDecoder {
 
   /** `[B, T, d]` (embedded, positions added) → `[B, T, d]`. */
   apply(x: tf.Tensor3D, options: DecoderOptions = {}): DecoderResult {
-    const { memory, selfMask, cache, training = false } = options;
+    const { memory, selfMask, cache, training = false, weights = true } = options;
     const d = this.config.dModel;
     if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== d) {
       throw new ShapeError(`TransformerDecoder: expected input of shape [B, T, ${d}], got ${x instanceof tf.Tensor ? `[${x.shape.join(', ')}]` : typeof x}`);
@@ -202,8 +206,8 @@ export class TransformerDecoder {
       let h = x;
       this.layers.forEach((layer, l) => {
         // An empty cache has no past (startCache() of a decoder-only stack cannot know the batch size).
-        const r = layer.apply(h, { memory: memoryKV?.[l], memoryMask, selfMask, past: cache && cache.length > 0 ? cache.self[l] : undefined, training });
-        selfWeights.push(r.selfWeights);
+        const r = layer.apply(h, { memory: memoryKV?.[l], memoryMask, selfMask, past: cache && cache.length > 0 ? cache.self[l] : undefined, training, weights });
+        if (r.selfWeights) selfWeights.push(r.selfWeights);
         if (r.crossWeights) crossWeights.push(r.crossWeights);
         self.push(r.cache);
         h = r.output;

@@ -19,10 +19,12 @@ export interface EncoderLayerOptions {
   /** `[B, T]`: 1 = real token, 0 = padding. */
   mask?: tf.Tensor2D;
   training?: boolean;
+  /** Whether to return the attention weights (default true; false lets a fused attention kernel run). */
+  weights?: boolean;
 }
 
 /** One encoder layer's output and its self-attention weights `[B, h, T, T]`; yours. */
-export type EncoderLayerResult = { output: tf.Tensor3D; weights: tf.Tensor4D };
+export type EncoderLayerResult = { output: tf.Tensor3D; weights: tf.Tensor4D | null };
 
 export class TransformerEncoderLayer {
   readonly config: Readonly<TransformerLayerConfig>;
@@ -45,11 +47,11 @@ export class TransformerEncoderLayer {
 
   /** `[B, T, d]` → `[B, T, d]`. */
   apply(x: tf.Tensor3D, options: EncoderLayerOptions = {}): EncoderLayerResult {
-    const { mask, training = false } = options;
+    const { mask, training = false, weights = true } = options;
     const { dropout, norm } = this.config;
     return tidy(() => {
       const pre = norm === 'pre';
-      const a = this.selfAttention.apply(pre ? this.norm1.apply(x) : x, undefined, { mask, training });
+      const a = this.selfAttention.apply(pre ? this.norm1.apply(x) : x, undefined, { mask, training, weights });
       let h: tf.Tensor3D = tf.add(x, residualDropout(a.output, dropout, training, this.rng)); // [B, T, d]
       if (!pre) h = this.norm1.apply(h);
       const f = this.feedForward.apply(pre ? this.norm2.apply(h) : h, training); // [B, T, d] (dropout inside)
@@ -91,7 +93,7 @@ export interface TransformerEncoderConfig extends TransformerLayerConfig {
 
 export const DEFAULT_TRANSFORMER_ENCODER: TransformerEncoderConfig = { ...DEFAULT_TRANSFORMER_LAYER, layers: 2 };
 
-/** The encoder's output and every layer's self-attention weights; yours. */
+/** The encoder's output and every layer's self-attention weights (none with `weights: false`); yours. */
 export type EncoderResult = { output: tf.Tensor3D; weights: tf.Tensor4D[] };
 
 export class TransformerEncoder {
@@ -120,7 +122,7 @@ export class TransformerEncoder {
       let h = x;
       for (const layer of this.layers) {
         const r = layer.apply(h, options);
-        weights.push(r.weights);
+        if (r.weights) weights.push(r.weights);
         h = r.output;
       }
       return { output: this.finalNorm ? this.finalNorm.apply(h) : h, weights };

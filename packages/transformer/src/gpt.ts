@@ -240,7 +240,7 @@ export class GPT {
   private forward(inputs: tf.Tensor2D, cache: DecoderCache | undefined, training: boolean): { logits: tf.Tensor3D; cache: DecoderCache } {
     return tidy(() => {
       const x = this.embed(inputs, cache?.length ?? 0); // [B, T, d]
-      const r = this.decoder.apply(x, { cache, training }); // [B, T, d]
+      const r = this.decoder.apply(x, { cache, training, weights: false }); // [B, T, d] (no weights: a fused attention kernel may run)
       const [B, T] = inputs.shape;
       const logits = this.head
         ? this.head.apply(r.output) // [B, T, V]

@@ -9,9 +9,11 @@
 // the new positions' keys and values are appended, and the result's `cache` is the whole lot, so a
 // decoder computes one new position per step instead of re-running the sequence (O(1) attention
 // recomputation per token). Cross-attention passes its precomputed `memory` keys/values instead.
+// When the weights are not needed (training), the backend's fused attention kernel runs where one is
+// registered (@attend/attention's fusedAttention: cpu and webgpu).
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, hashSeed, prefixed, Rng, ShapeError, type SetWeightsOptions } from '@attend/core';
-import { keepMask, MASK_VALUE, maskedSoftmax, scaledDotProductAttention } from '@attend/attention';
+import { fusedAttention, fusedAttentionAvailable, keepMask, MASK_VALUE, maskedSoftmax, scaledDotProductAttention } from '@attend/attention';
 import { Dense } from './dense.js';
 import { disposeAll, tidy } from './tidy.js';
 
@@ -38,6 +40,12 @@ export interface MultiHeadAttentionOptions {
   mask?: tf.Tensor;
   /** Query i attends to keys j ≤ i only — with `past`, to keys up to its absolute position. */
   causal?: boolean;
+  /**
+   * Whether the caller needs the attention weights (default true). With false (training), the
+   * backend's fused attention kernel runs where @attend/attention has one (cpu, webgpu: scores,
+   * mask, softmax and weighted sum in one kernel) and the result's `weights` is null.
+   */
+  weights?: boolean;
   /** Training mode: dropout on the weights (default false). */
   training?: boolean;
   /** Self-attention cache: keys/values of earlier positions, to which this call's are appended (stays yours). */
@@ -50,8 +58,8 @@ export interface MultiHeadAttentionOptions {
 export type MultiHeadAttentionResult = {
   /** `[B, Tq, d]`. */
   output: tf.Tensor3D;
-  /** Attention weights per head, `[B, h, Tq, Tk]`: the alignment of every query with every key. */
-  weights: tf.Tensor4D;
+  /** Attention weights per head, `[B, h, Tq, Tk]`: the alignment of every query with every key (null when not asked for). */
+  weights: tf.Tensor4D | null;
   /** The keys and values attended over (past + new, or the memory's): `[B, h, Tk, d_k]`. */
   cache: KVCache;
 };
@@ -124,7 +132,7 @@ export class MultiHeadAttention {
    * self-attention). Returns the output `[B, Tq, d]`, the per-head weights and the keys/values used.
    */
   apply(query: tf.Tensor3D, keyValue?: tf.Tensor3D, options: MultiHeadAttentionOptions = {}): MultiHeadAttentionResult {
-    const { mask, causal = false, training = false, past, memory } = options;
+    const { mask, causal = false, training = false, past, memory, weights: wantWeights = true } = options;
     this.checkInput('apply', 'query', query);
     if (keyValue !== undefined && memory === undefined) this.checkInput('apply', 'keyValue', keyValue);
     if (past && memory) throw new ConfigError('MultiHeadAttention.apply: pass either past (self-attention cache) or memory (cross-attention keys/values), not both');
@@ -156,7 +164,7 @@ export class MultiHeadAttention {
           attnMask = mask === undefined ? shifted : tf.mul(shifted, mask.rank === 2 ? tf.expandDims(mask, 1) : mask);
         }
       }
-      const { context, weights } = this.attend(q, kv.k, kv.v, attnMask, attnCausal, training); // [B, h, Tq, d_k], [B, h, Tq, Tk]
+      const { context, weights } = this.attend(q, kv.k, kv.v, attnMask, attnCausal, training, wantWeights); // [B, h, Tq, d_k], [B, h, Tq, Tk]
       const merged: tf.Tensor2D = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [B * Tq, d]); // [B·Tq, d]
       const output = tf.reshape(this.o.apply(merged), [B, Tq, d]) as tf.Tensor3D; // [B, Tq, d]
       return { output, weights, cache: kv };
@@ -169,8 +177,11 @@ export class MultiHeadAttention {
    * instead of building and applying a mask (the same weights, exactly 0 at future keys, in two ops
    * instead of seven); everything else goes through @attend/attention's masked softmax.
    */
-  private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor | undefined, causal: boolean, training: boolean): { context: tf.Tensor4D; weights: tf.Tensor4D } {
+  private attend(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, mask: tf.Tensor | undefined, causal: boolean, training: boolean, wantWeights: boolean): { context: tf.Tensor4D; weights: tf.Tensor4D | null } {
     const dropout = training && this.config.dropout > 0;
+    if (!wantWeights && !dropout && fusedAttentionAvailable() && (mask === undefined || mask.rank === 2)) {
+      return { context: fusedAttention(q, k, v, { causal, mask: mask as tf.Tensor2D | undefined }), weights: null }; // [B, h, Tq, d_k]
+    }
     const [B, h, Tq] = q.shape;
     const Tk = k.shape[2];
     const fast = causal && mask === undefined && Tq > 1;

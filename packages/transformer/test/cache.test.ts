@@ -197,7 +197,7 @@ describe('cache: MultiHeadAttention past', () => {
     const past = mha.projectKeyValue(head);
     const r = mha.apply(tail, undefined, { causal: true, past, mask });
     expectClose(r.output, sliceTime(full.output, 3, 2), 1e-5, 'output');
-    expectClose(r.weights, tf.slice(full.weights, [0, 0, 3, 0], [2, 2, 2, 5]), 1e-5, 'weights');
+    expectClose(r.weights!, tf.slice(full.weights!, [0, 0, 3, 0], [2, 2, 2, 5]), 1e-5, 'weights');
     expectClose(r.cache.k, full.cache.k, 1e-6, 'cache keys');
     expectClose(r.cache.v, full.cache.v, 1e-6, 'cache values');
     free([x, mask, full, head, tail, past, r]);

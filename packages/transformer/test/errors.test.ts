@@ -60,7 +60,7 @@ describe('shapes', () => {
     expect(ff.config.dFF).toBe(32);
     const a = mha.apply(x, mem);
     expect(a.output.shape).toEqual([2, 5, 8]);
-    expect(a.weights.shape).toEqual([2, 2, 5, 4]);
+    expect(a.weights!.shape).toEqual([2, 2, 5, 4]);
     expect(a.cache.k.shape).toEqual([2, 2, 4, 4]);
     const e = enc.apply(x);
     expect(e.output.shape).toEqual([2, 5, 8]);

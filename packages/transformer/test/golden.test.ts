@@ -53,16 +53,16 @@ describe('golden: MultiHeadAttention vs torch.nn.MultiheadAttention', () => {
     const mask = vr.mask === undefined ? undefined : t(vr.mask);
     const r = mha.apply(query, kv, { mask, causal: vr.causal });
     expectClose(r.output, vr.output, 1e-5, 'output');
-    expectClose(r.weights, vr.weights, 1e-5, 'weights');
+    expectClose(r.weights!, vr.weights, 1e-5, 'weights');
     if (kv) {
       // The same through precomputed memory keys/values (how a decoder uses it).
       const memory = mha.projectKeyValue(kv);
       const m = mha.apply(query, undefined, { memory, mask });
       expectClose(m.output, vr.output, 1e-5, 'output via memory');
-      expectClose(m.weights, vr.weights, 1e-5, 'weights via memory');
-      tf.dispose([memory, m]);
+      expectClose(m.weights!, vr.weights, 1e-5, 'weights via memory');
+      tf.dispose([memory, m.output, m.weights!, m.cache.k, m.cache.v]);
     }
-    tf.dispose([query, kv ?? [], mask ?? [], r]);
+    tf.dispose([query, kv ?? [], mask ?? [], r.output, r.weights!, r.cache.k, r.cache.v]);
     mha.dispose();
   });
 
@@ -105,7 +105,7 @@ describe.each<[NormPlacement, 'encoderPost' | 'encoderPre']>([
     expectClose(plain.output, c.output!, 1e-5, 'output');
     const masked = layer.apply(x, { mask });
     expectClose(masked.output, c.outputMasked, 1e-5, 'output (masked)');
-    tf.dispose([x, mask, plain, masked]);
+    tf.dispose([x, mask, plain.output, plain.weights!, masked.output, masked.weights!]);
     layer.dispose();
   });
 });

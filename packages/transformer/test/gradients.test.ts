@@ -51,7 +51,7 @@ describe('finite differences', () => {
     const loss = () =>
       tf.tidy(() => {
         const r = mha.apply(x as tf.Tensor3D, undefined, { mask, causal: true });
-        return tf.add(tf.sum(tf.mul(r.output, R)), tf.sum(tf.mul(r.weights, Rw))) as tf.Scalar;
+        return tf.add(tf.sum(tf.mul(r.output, R)), tf.sum(tf.mul(r.weights!, Rw))) as tf.Scalar;
       });
     checkDirectional(loss, { x, ...mha.variables() });
     tf.dispose([x, mask, R, Rw]);

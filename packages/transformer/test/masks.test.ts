@@ -137,14 +137,14 @@ describe('masks: MultiHeadAttention', () => {
     ]);
     const fullArr = full.arraySync();
     const r1 = mha.apply(x, undefined, { mask: full });
-    expectMaskedWeights(r1.weights, (b, i, j) => fullArr[b]![i]![j] === 1, 'per-query mask');
+    expectMaskedWeights(r1.weights!, (b, i, j) => fullArr[b]![i]![j] === 1, 'per-query mask');
     const pad = lengthsMask([4, 2], 4);
     const r2 = mha.apply(x, undefined, { mask: pad, causal: true });
-    expectMaskedWeights(r2.weights, (b, i, j) => j <= i && j < [4, 2][b]!, 'padding + causal');
+    expectMaskedWeights(r2.weights!, (b, i, j) => j <= i && j < [4, 2][b]!, 'padding + causal');
     const srcPad = lengthsMask([6, 3], 6);
     const r3 = mha.apply(x, kv, { mask: srcPad });
-    expect(r3.weights.shape).toEqual([2, 2, 4, 6]);
-    expectMaskedWeights(r3.weights, (b, _i, j) => j < [6, 3][b]!, 'cross padding');
+    expect(r3.weights!.shape).toEqual([2, 2, 4, 6]);
+    expectMaskedWeights(r3.weights!, (b, _i, j) => j < [6, 3][b]!, 'cross padding');
     const kv2 = perturbWhere(kv, srcPad, 12);
     const r4 = mha.apply(x, kv2, { mask: srcPad });
     expectSame(r4.output, r3.output, 'cross output with padded keys/values perturbed');
