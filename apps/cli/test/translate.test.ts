@@ -75,6 +75,29 @@ describe('attend train translate', () => {
     expect(tok.src.vocab).toContain('cat');
   });
 
+  it('--tokens bpe: a byte-level BPE per side, trained on the pairs; translate, map and eval read it back', () => {
+    const bpe = join(work, 'bpe');
+    const r = attend(['train', 'translate', '--pairs', pairsFile, '--tokens', 'bpe', '--bpe-vocab', '300', '--steps', '4', '--out', bpe, ...TINY]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/vocabulary: source \d+ \+ 4 specials, target \d+ \+ 4 specials \(bpe tokens/);
+    const tok = JSON.parse(readFileSync(join(bpe, 'tokenizer.json'), 'utf8')) as { src: { type: string; merges: unknown[] }; tgt: { type: string } };
+    expect(tok.src.type).toBe('bpe');
+    expect(tok.tgt.type).toBe('bpe');
+    expect(tok.src.merges.length).toBeGreaterThan(0);
+    expect(tok.src.merges.length).toBeLessThanOrEqual(300 - 260);
+    const svg = join(work, 'bpe.svg');
+    const t = attend(['translate', '--model', bpe, '--attention-map', svg, '--backend', 'cpu', 'the cat sees the dog .']);
+    expect(t.code).toBe(0);
+    expect(t.stderr).not.toContain('[UNK]'); // bytes cover any text
+    expect(readFileSync(svg, 'utf8')).toContain('</svg>');
+    const e = attend(['eval', 'translate', '--model', bpe, '--pairs', pairsFile, '--beam', '1', '--max', '10', '--backend', 'cpu']);
+    expect(e.code).toBe(0);
+    expect(e.stdout).toMatch(/BLEU/);
+    const bad = attend(['train', 'translate', '--pairs', pairsFile, '--tokens', 'bpe', '--bpe-vocab', '100', '--out', join(work, 'bpe-bad'), ...TINY]);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--bpe-vocab: expected an integer ≥ 261, got "100"');
+  });
+
   it('resuming with another --attention is rejected; the same model continues', () => {
     const bad = attend(['train', 'translate', '--steps', '6', '--out', dates, '--resume', '--attention', 'dot', ...TINY]);
     expect(bad.code).toBe(1);

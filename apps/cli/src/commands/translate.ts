@@ -6,12 +6,12 @@
 import { writeFileSync } from 'node:fs';
 import * as tf from '@tensorflow/tfjs-core';
 import { DataError } from '@attend/core';
-import { SPECIALS, WordTokenizer } from '@attend/tokenizers';
+import { BPETokenizer, SPECIALS, WordTokenizer } from '@attend/tokenizers';
 import { Transformer } from '@attend/transformer';
 import type { Command } from './command.js';
 import { intFlag, parse, UsageError } from '../args.js';
 import { BACKEND_FLAG, BACKEND_HELP, useBackend } from '../lib/backend.js';
-import { detokenize, type PairTokenizer } from '../translate/data.js';
+import { detokenize, tokenLabel, type PairTokenizer } from '../translate/data.js';
 import { crossAttentionMap, loadTranslator, prepareSource } from '../translate/model.js';
 import { attentionSvg } from '../translate/svg.js';
 
@@ -92,7 +92,7 @@ export const translateCommand: Command = {
           if (!result.weights) {
             console.error(`warning: this model has no attention (attention none); ${file} not written`);
           } else {
-            const out = result.ids.map((id) => tgt.tokenOf(id));
+            const out = result.ids.map((id) => tokenLabel(tgt, id));
             let title = text;
             let weights = result.weights;
             if (model instanceof Transformer) {
@@ -114,5 +114,6 @@ export const translateCommand: Command = {
 
 /** The tokens `encode` sees, one per id. */
 function tokensOf(tok: PairTokenizer, text: string): string[] {
+  if (tok instanceof BPETokenizer) return tok.encode(text).map((id) => tokenLabel(tok, id));
   return tok instanceof WordTokenizer ? tok.tokenize(text) : [...text];
 }

@@ -4,11 +4,11 @@
 import { DataError } from '@attend/core';
 import { generateDatePairs, splitPairs, type SentencePair } from '@attend/datasets';
 import { loadPairs } from '@attend/datasets/node';
-import { CharTokenizer, WordTokenizer } from '@attend/tokenizers';
+import { BPETokenizer, CharTokenizer, WordTokenizer } from '@attend/tokenizers';
 import type { Example } from './batches.js';
 import type { TokenKind, TranslateSettings } from './flags.js';
 
-export type PairTokenizer = CharTokenizer | WordTokenizer;
+export type PairTokenizer = CharTokenizer | WordTokenizer | BPETokenizer;
 
 /** The date task's sizes. */
 export const DATE_TRAIN = 20_000;
@@ -27,14 +27,21 @@ export interface TranslateData {
   dates: boolean;
 }
 
-export function buildTokenizer(kind: TokenKind, texts: string[], minFrequency: number): PairTokenizer {
+export function buildTokenizer(kind: TokenKind, texts: string[], minFrequency: number, bpeVocab = 4000): PairTokenizer {
+  if (kind === 'bpe') return BPETokenizer.train(texts, { vocabSize: bpeVocab, minFrequency: Math.max(2, minFrequency) });
   return kind === 'char' ? CharTokenizer.fromText(texts) : WordTokenizer.fromText(texts, { lowercase: false, minFrequency });
 }
 
-/** Output ids → text: words joined by spaces (the normalised form of the pairs), characters as they are. */
+/** Output ids → text: words joined by spaces (the normalised form of the pairs), characters and BPE pieces as they are. */
 export function detokenize(tok: PairTokenizer, ids: readonly number[]): string {
+  if (tok instanceof BPETokenizer) return tok.decode(ids as number[]);
   const parts = ids.map((id) => tok.tokenOf(id));
   return tok instanceof CharTokenizer ? parts.join('') : parts.join(' ');
+}
+
+/** A token's text for display (heatmap labels): a BPE piece decoded to its characters. */
+export function tokenLabel(tok: PairTokenizer, id: number): string {
+  return tok instanceof BPETokenizer ? tok.decode([id]) : tok.tokenOf(id);
 }
 
 export function encodeExamples(pairs: readonly SentencePair[], src: PairTokenizer, tgt: PairTokenizer): Example[] {
@@ -63,7 +70,7 @@ export async function loadTranslateData(
       lowercase: s.lowercase,
       reverse: s.reverse,
       skipBad: s.skipBad,
-      maxLength: s.tokens === 'word' ? s.maxLength : Infinity,
+      maxLength: s.tokens === 'char' ? Infinity : s.maxLength, // words, for word and BPE tokens
     });
     let pairs = r.pairs;
     let tooLong = r.tooLong;
@@ -76,7 +83,7 @@ export async function loadTranslateData(
       const first = r.badLines.slice(0, 3).map((b) => `line ${b.line}: ${b.reason}`).join('; ');
       log(`skipped ${r.skipped} bad line${r.skipped === 1 ? '' : 's'} of ${r.file} (--skip-bad)${first ? `: ${first}${r.skipped > 3 ? '; …' : ''}` : ''}`);
     }
-    if (tooLong > 0) log(`filtered ${tooLong} pair${tooLong === 1 ? '' : 's'} longer than --max-length ${s.maxLength} ${s.tokens === 'char' ? 'characters' : 'tokens'}`);
+    if (tooLong > 0) log(`filtered ${tooLong} pair${tooLong === 1 ? '' : 's'} longer than --max-length ${s.maxLength} ${s.tokens === 'char' ? 'characters' : s.tokens === 'bpe' ? 'word tokens' : 'tokens'}`);
     if (pairs.length === 0) throw new DataError(`${r.file}: no pairs left (${r.lines} lines, ${tooLong} too long, ${r.skipped} bad); use a larger --max-length`);
     ({ train, val } = splitPairs(pairs, { valFraction: 0.1, seed: 0 }));
     if (train.length === 0 || val.length === 0) {
@@ -84,7 +91,7 @@ export async function loadTranslateData(
     }
     description = `${r.file}: ${pairs.length.toLocaleString('en-US')} pairs → ${train.length.toLocaleString('en-US')} training, ${val.length.toLocaleString('en-US')} validation (split by source)`;
   }
-  const src = tokenizers?.src ?? buildTokenizer(s.tokens, train.map((p) => p.source), s.minFrequency);
-  const tgt = tokenizers?.tgt ?? buildTokenizer(s.tokens, train.map((p) => p.target), s.minFrequency);
+  const src = tokenizers?.src ?? buildTokenizer(s.tokens, train.map((p) => p.source), s.minFrequency, s.bpeVocab);
+  const tgt = tokenizers?.tgt ?? buildTokenizer(s.tokens, train.map((p) => p.target), s.minFrequency, s.bpeVocab);
   return { description, train, val, src, tgt, trainExamples: encodeExamples(train, src, tgt), valExamples: encodeExamples(val, src, tgt), dates: s.pairs === undefined };
 }

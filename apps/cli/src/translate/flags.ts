@@ -6,7 +6,7 @@ import { SEQ2SEQ_ATTENTIONS, SEQ2SEQ_CELLS, type Seq2SeqAttention, type Seq2SeqC
 import { choiceFlag, durationFlag, intFlag, numFlag, UsageError, type Options, type Values } from '../args.js';
 import { BACKEND_FLAG, BACKEND_HELP } from '../lib/backend.js';
 
-export const TOKEN_KINDS = ['word', 'char'] as const;
+export const TOKEN_KINDS = ['word', 'char', 'bpe'] as const;
 export type TokenKind = (typeof TOKEN_KINDS)[number];
 
 /** Where checkpoints go without --out. */
@@ -33,6 +33,7 @@ export const TRANSLATE_FLAGS = {
   reverse: { type: 'boolean' },
   tokens: { type: 'string' },
   'min-frequency': { type: 'string' },
+  'bpe-vocab': { type: 'string' },
   'max-length': { type: 'string' },
   arch: { type: 'string' },
   attention: { type: 'string' },
@@ -74,7 +75,9 @@ Data
                      instead of stopping at the first
   --lowercase        lower-case both sides of --pairs (default: keep case)
   --reverse          train target → source
-  --tokens KIND      word | char (default word with --pairs; char for the date task)
+  --tokens KIND      word | char | bpe (default word with --pairs; char for the date task); bpe: a
+                     byte-level BPE per side trained on the training pairs (GPT-2's; no [UNK])
+  --bpe-vocab N      BPE vocabulary size per side, 260 + merges (default 4000)
   --min-frequency N  words seen fewer times in the training pairs become [UNK] (default 1)
   --max-length N     drop pairs with a side longer than N tokens (default 10 words; 50 characters)
 Model
@@ -124,6 +127,8 @@ export interface TranslateSettings {
   reverse: boolean;
   tokens: TokenKind;
   minFrequency: number;
+  /** Vocabulary size of each side's BPE (with --tokens bpe). */
+  bpeVocab: number;
   maxLength: number;
   model: ModelSettings;
   /** ε of the training loss (the Transformer's; 0 for rnn). */
@@ -202,6 +207,7 @@ export function translateSettings(v: Values, defaultArch: Arch = 'rnn'): Transla
     reverse: Boolean(v.reverse),
     tokens,
     minFrequency: intFlag('min-frequency', v['min-frequency'], 1),
+    bpeVocab: intFlag('bpe-vocab', v['bpe-vocab'], 4000, 261),
     maxLength: intFlag('max-length', v['max-length'], tokens === 'char' ? 50 : 10),
     model: transformer ? transformerModel(v, seed) : rnnModel(v, seed),
     labelSmoothing: transformer ? numFlag('label-smoothing', v['label-smoothing'], TRANSFORMER_DEFAULTS.labelSmoothing, 0, 0.99) : 0,

@@ -7,7 +7,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Seq2Seq, type Seq2SeqConfig, type Seq2SeqHypothesis } from '@attend/attention';
 import { DataError } from '@attend/core';
 import { groupReferences, normalizeSentence, type SentencePair } from '@attend/datasets';
-import { CharTokenizer, SPECIALS, tokenizerFromJSON, WordTokenizer } from '@attend/tokenizers';
+import { BPETokenizer, CharTokenizer, SPECIALS, tokenizerFromJSON, WordTokenizer } from '@attend/tokenizers';
 import { corpusBleu, type BleuScore } from '@attend/training';
 import { loadCheckpoint, type LoadedCheckpoint } from '@attend/training/node';
 import { Transformer, type TransformerConfig } from '@attend/transformer';
@@ -71,7 +71,7 @@ export function prepareSource(text: string, settings: Pick<TranslateSettings, 'p
 /** A saved tokenizer that translation can use (character or word). */
 function pairTokenizer(side: string, json: unknown): PairTokenizer {
   const tok = tokenizerFromJSON(json);
-  if (!(tok instanceof CharTokenizer || tok instanceof WordTokenizer)) throw new Error(`${side}: expected a char or word tokenizer`);
+  if (!(tok instanceof CharTokenizer || tok instanceof WordTokenizer || tok instanceof BPETokenizer)) throw new Error(`${side}: expected a char, word or BPE tokenizer`);
   return tok;
 }
 
