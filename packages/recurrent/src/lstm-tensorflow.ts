@@ -118,3 +118,59 @@ const blockLstm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   };
   return { value, gradFunc };
 }) as Parameters<typeof tf.customGrad>[0]);
+
+// One LSTM step as ONE TensorFlow op (LSTMBlockCell, the single-step kernel behind BlockLSTM), for
+// stateful generation: ~12 tfjs ops per layer and character become one, with h and c kept on the
+// backend between steps. Inference only (no gradient is registered): callers use it when no
+// gradient is being recorded. The packed weights w = swapFG([W_x; W_h]) and b are cached per
+// variable data (a Variable's assign replaces its dataId, so a trained or reloaded model repacks).
+interface PackedLstm {
+  keys: [object, object, object];
+  w: tf.Tensor2D;
+  b: tf.Tensor1D;
+  zeros: tf.Tensor1D;
+}
+const packed = new WeakMap<object, PackedLstm>();
+
+function packFor(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D): PackedLstm {
+  const keys: [object, object, object] = [W_x.dataId, W_h.dataId, b.dataId];
+  const hit = packed.get(owner);
+  if (hit && hit.keys.every((k, i) => k === keys[i]) && !hit.w.isDisposed) return hit;
+  if (hit) tf.dispose([hit.w, hit.b, hit.zeros]);
+  const H = W_h.shape[0];
+  // Kept: owned by this cache until the weights change or the owner is collected.
+  const entry: PackedLstm = {
+    keys,
+    w: tf.keep(tf.tidy(() => swapFG(tf.concat([W_x, W_h], 0), H) as tf.Tensor2D)), // [D + H, 4H], TF gate order
+    b: tf.keep(tf.tidy(() => swapFG(b, H) as tf.Tensor1D)), // [4H]
+    zeros: tf.keep(tf.zeros([H])), // peephole weights (unused)
+  };
+  packed.set(owner, entry);
+  return entry;
+}
+
+/** Whether `lstmStepTensorflow` may run now: the tensorflow backend, and no gradient being recorded. */
+export function tensorflowStepAvailable(): boolean {
+  return tensorflowAvailable() && (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth === 0;
+}
+
+/**
+ * One LSTM step on the tensorflow backend: x `[B, D]`, weights as `lstmLayerTensorflow`, h and c
+ * `[B, H]` → `{ h, c }` `[B, H]`, yours. `owner` (the cell) keys the cached packed weights.
+ */
+export function lstmStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h: tf.Tensor2D, c: tf.Tensor2D): { h: tf.Tensor2D; c: tf.Tensor2D } {
+  const p = packFor(owner, W_x, W_h, b);
+  const backend = tf.backend() as unknown as TFBackend;
+  const bind = backend.binding;
+  const attrs = [
+    { name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT },
+    { name: 'use_peephole', type: bind.TF_ATTR_BOOL, value: false },
+    { name: 'forget_bias', type: bind.TF_ATTR_FLOAT, value: 0 },
+    { name: 'cell_clip', type: bind.TF_ATTR_FLOAT, value: -1 },
+  ];
+  // Inputs: x, cs_prev, h_prev, w, wci, wcf, wco, b. Outputs: i, cs, f, o, ci, co, h.
+  const outs = bind.executeOp('LSTMBlockCell', attrs, backend.getInputTensorIds([x, c, h, p.w, p.zeros, p.zeros, p.zeros, p.b]), 7);
+  const t = outs.map((m) => backend.createOutputTensor(m));
+  tf.dispose([t[0]!, t[2]!, t[3]!, t[4]!, t[5]!]);
+  return { h: t[6] as tf.Tensor2D, c: t[1] as tf.Tensor2D };
+}

@@ -13,7 +13,7 @@ import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
 import { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
-import { lstmLayerTensorflow, tensorflowAvailable } from './lstm-tensorflow.js';
+import { lstmLayerTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './lstm-tensorflow.js';
 import { rnnSequence } from './rnn-sequence.js';
 
 let useHandWrittenBackward = true;
@@ -242,7 +242,12 @@ export class RNNLayer implements SequenceLayer {
     if (state) checkState('RNNLayer.step state', state, 1, B, this.hidden, this.hasCellState);
     return tf.tidy(() => {
       const prev = state ? cellStateAt(state, 0) : this.cell.zeroState(B);
-      const next = this.cell.stepper()(this.cell.projectInput(x), prev);
+      const cell = this.cell;
+      // Generation on tfjs-node: the LSTM step as one fused TensorFlow op (inference only).
+      const next =
+        cell instanceof LSTMCell && tensorflowStepAvailable()
+          ? lstmStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h, prev.c!)
+          : cell.stepper()(cell.projectInput(x), prev);
       return { y: tf.clone(next.h), state: joinCellStates([next]) };
     });
   }

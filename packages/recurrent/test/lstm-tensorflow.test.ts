@@ -121,4 +121,34 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
     for (let i = 0; i < 3; i++) run();
     expect(tf.memory().numTensors).toBe(before);
   });
+
+  it('RNNLayer.step runs one fused LSTMBlockCell op here: the same h and c as the composite step, no leaks, repacked after the weights change', async (ctx) => {
+    if (skip) return ctx.skip();
+    const cell = new LSTMCell({ inputSize: D, hidden: H, seed: 4 });
+    const layer = new RNNLayer(cell);
+    const [x3, , , , h0, c0] = inputs(9);
+    const x = tf.reshape(tf.slice(x3, [0, 0, 0], [B, 1, D]), [B, D]) as tf.Tensor2D;
+    const state = { h: [h0], c: [c0] };
+    const reference = () => tf.tidy(() => composite(tf.expandDims(x, 1) as tf.Tensor3D, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, h0, c0));
+    const check = async () => {
+      const prof = await tf.profile(() => tf.dispose(layer.step(x, state)));
+      expect(prof.kernels.map((k) => k.name)).not.toContain('BatchMatMul'); // no per-gate matmuls: the fused cell ran
+      const r = layer.step(x, state);
+      const ref = reference();
+      expect(maxDiff(r.y, ref.h)).toBeLessThan(1e-5);
+      expect(maxDiff(r.state.c![0]!, ref.c)).toBeLessThan(1e-5);
+      tf.dispose([r, ref]);
+    };
+    await check();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) tf.dispose(layer.step(x, state));
+    expect(tf.memory().numTensors).toBe(before);
+    cell.W_h.assign(tf.mul(cell.W_h, 0.5) as tf.Tensor2D); // new weights: the packed copy must follow
+    await check();
+    // Under a gradient tape the composite step runs (the fused cell has no gradient).
+    const g = tf.grad((xx: tf.Tensor) => tf.sum(layer.step(xx as tf.Tensor2D, state).y))(x);
+    expect(Number.isFinite(tf.sum(g).dataSync()[0])).toBe(true);
+    tf.dispose([g, x, x3, h0, c0]);
+    layer.dispose();
+  });
 });
