@@ -1,4 +1,4 @@
-// The whole LSTM layer as ONE TensorFlow op on the `tensorflow` backend (tfjs-node): BlockLSTM
+// Fused TensorFlow ops on the `tensorflow` backend (tfjs-node). The whole LSTM layer as ONE op on the `tensorflow` backend (tfjs-node): BlockLSTM
 // forward and BlockLSTMGrad backward (TensorFlow's fused LSTM, the kernels behind
 // tf.raw_ops.BlockLSTM / LSTMBlockFusedCell), executed by name through tfjs-node's binding. This
 // replaces ~15 tfjs ops per timestep (and ~25 in the backward pass) with 2 ops per sequence.
@@ -173,4 +173,53 @@ export function lstmStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor
   const t = outs.map((m) => backend.createOutputTensor(m));
   tf.dispose([t[0]!, t[2]!, t[3]!, t[4]!, t[5]!]);
   return { h: t[6] as tf.Tensor2D, c: t[1] as tf.Tensor2D };
+}
+
+// The taught GRU's step as ONE TensorFlow op (GRUBlockCell, Cho et al.'s GRU with the reset before
+// the candidate's matmul — TensorFlow's definition: [r̄, ū] = [x, h]·w_ru + b_ru, c = tanh([x, r ⊙ h]·w_c
+// + b_c), h' = (1 − u) ⊙ c + u ⊙ h). Ours weights the NEW candidate by z, so u = 1 − z = σ(−z̄): the
+// z blocks of the weights and bias are negated when packing. Inference only, like the LSTM step.
+interface PackedGru {
+  keys: [object, object, object];
+  w_ru: tf.Tensor2D;
+  w_c: tf.Tensor2D;
+  b_ru: tf.Tensor1D;
+  b_c: tf.Tensor1D;
+}
+const packedGru = new WeakMap<object, PackedGru>();
+
+function packGru(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D): PackedGru {
+  const keys: [object, object, object] = [W_x.dataId, W_h.dataId, b.dataId];
+  const hit = packedGru.get(owner);
+  if (hit && hit.keys.every((k, i) => k === keys[i]) && !hit.w_ru.isDisposed) return hit;
+  if (hit) tf.dispose([hit.w_ru, hit.w_c, hit.b_ru, hit.b_c]);
+  const entry = tf.tidy(() => {
+    const w = tf.concat([W_x, W_h], 0); // [D + H, 3H], gate blocks r, z, n
+    const [wr, wz, wn] = tf.split(w, 3, 1) as tf.Tensor2D[];
+    const [br, bz, bn] = tf.split(b, 3, 0) as tf.Tensor1D[];
+    return {
+      w_ru: tf.keep(tf.concat([wr!, tf.neg(wz!)], 1) as tf.Tensor2D), // [D + H, 2H]: u = σ(−z̄) = 1 − z
+      w_c: tf.keep(wn!), // [D + H, H]
+      b_ru: tf.keep(tf.concat([br!, tf.neg(bz!)], 0) as tf.Tensor1D), // [2H]
+      b_c: tf.keep(bn!), // [H]
+    };
+  });
+  const packedEntry: PackedGru = { keys, ...entry }; // kept: owned by this cache until the weights change
+  packedGru.set(owner, packedEntry);
+  return packedEntry;
+}
+
+/**
+ * One step of the taught GRU on the tensorflow backend: x `[B, D]`, W_x `[D, 3H]`, W_h `[H, 3H]`,
+ * b `[3H]` (gate blocks r, z, n), h `[B, H]` → h' `[B, H]`, yours. `owner` keys the packed weights.
+ */
+export function gruStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h: tf.Tensor2D): tf.Tensor2D {
+  const p = packGru(owner, W_x, W_h, b);
+  const backend = tf.backend() as unknown as TFBackend;
+  const bind = backend.binding;
+  // Inputs: x, h_prev, w_ru, w_c, b_ru, b_c. Outputs: r, u, c, h.
+  const outs = bind.executeOp('GRUBlockCell', [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }], backend.getInputTensorIds([x, h, p.w_ru, p.w_c, p.b_ru, p.b_c]), 4);
+  const t = outs.map((m) => backend.createOutputTensor(m));
+  tf.dispose([t[0]!, t[1]!, t[2]!]);
+  return t[3] as tf.Tensor2D;
 }

@@ -13,7 +13,7 @@ import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
 import { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
-import { lstmLayerTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './lstm-tensorflow.js';
+import { gruStepTensorflow, lstmLayerTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './lstm-tensorflow.js';
 import { rnnSequence } from './rnn-sequence.js';
 
 let useHandWrittenBackward = true;
@@ -243,11 +243,14 @@ export class RNNLayer implements SequenceLayer {
     return tf.tidy(() => {
       const prev = state ? cellStateAt(state, 0) : this.cell.zeroState(B);
       const cell = this.cell;
-      // Generation on tfjs-node: the LSTM step as one fused TensorFlow op (inference only).
+      // Generation on tfjs-node: the LSTM and the taught GRU step as one fused TensorFlow op each (inference only).
+      const fused = tensorflowStepAvailable();
       const next =
-        cell instanceof LSTMCell && tensorflowStepAvailable()
+        fused && cell instanceof LSTMCell
           ? lstmStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h, prev.c!)
-          : cell.stepper()(cell.projectInput(x), prev);
+          : fused && cell instanceof GRUCell && !cell.resetAfter
+            ? { h: gruStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h) }
+            : cell.stepper()(cell.projectInput(x), prev);
       return { y: tf.clone(next.h), state: joinCellStates([next]) };
     });
   }

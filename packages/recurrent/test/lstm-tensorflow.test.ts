@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@attend/core/node';
 import { lstmLayerTensorflow, tensorflowAvailable } from '../src/lstm-tensorflow.js';
+import { GRUCell } from '../src/gru.js';
 import { LSTMCell } from '../src/lstm.js';
 import { RNNLayer, setHandWrittenBackward } from '../src/rnn-layer.js';
 
@@ -149,6 +150,26 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
     const g = tf.grad((xx: tf.Tensor) => tf.sum(layer.step(xx as tf.Tensor2D, state).y))(x);
     expect(Number.isFinite(tf.sum(g).dataSync()[0])).toBe(true);
     tf.dispose([g, x, x3, h0, c0]);
+    layer.dispose();
+  });
+
+  it('RNNLayer.step of the taught GRU runs one fused GRUBlockCell op here: the same h as the cell\'s own step', async (ctx) => {
+    if (skip) return ctx.skip();
+    const cell = new GRUCell({ inputSize: D, hidden: H, seed: 5 });
+    const layer = new RNNLayer(cell);
+    const x = tf.randomNormal([B, D], 0, 1, 'float32', 11) as tf.Tensor2D;
+    const h0 = tf.randomNormal([B, H], 0, 0.5, 'float32', 12) as tf.Tensor2D;
+    const b = cell.b as tf.Tensor1D;
+    b.assign(tf.randomNormal([3 * H], 0, 0.5, 'float32', 13) as tf.Tensor1D); // non-zero biases: the z block's sign matters
+    const prof = await tf.profile(() => tf.dispose(layer.step(x, { h: [h0] })));
+    expect(prof.kernels.map((k) => k.name)).not.toContain('BatchMatMul'); // the fused cell ran
+    const r = layer.step(x, { h: [h0] });
+    const ref = tf.tidy(() => cell.stepper()(cell.projectInput(x), { h: h0 }).h);
+    expect(maxDiff(r.y, ref)).toBeLessThan(1e-5);
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) tf.dispose(layer.step(x, { h: [h0] }));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([r, ref, x, h0]);
     layer.dispose();
   });
 });
