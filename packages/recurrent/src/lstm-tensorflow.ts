@@ -1,10 +1,12 @@
-// Fused TensorFlow ops on the `tensorflow` backend (tfjs-node). The whole LSTM layer as ONE op on the `tensorflow` backend (tfjs-node): BlockLSTM
+// Fused TensorFlow ops on the `tensorflow` backend (tfjs-node), executed by name. The whole LSTM
+// layer as ONE op: BlockLSTM
 // forward and BlockLSTMGrad backward (TensorFlow's fused LSTM, the kernels behind
 // tf.raw_ops.BlockLSTM / LSTMBlockFusedCell), executed by name through tfjs-node's binding. This
 // replaces ~15 tfjs ops per timestep (and ~25 in the backward pass) with 2 ops per sequence.
 // Differences from our equations handled here: TensorFlow's gate order is i, ci (= g), f, o where
 // ours is i, f, g, o; its weight is [x, h]·w, i.e. w = [W_x; W_h]; forget_bias 0 (ours is in b);
-// cell_clip off; no peepholes (their weights are passed as zeros).
+// cell_clip off; no peepholes (their weights are passed as zeros). Also one-step LSTMBlockCell and
+// GRUBlockCell for stateful generation (below).
 // Only the tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a
 // browser `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';
