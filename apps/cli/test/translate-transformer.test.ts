@@ -36,7 +36,8 @@ describe('attend train translate --arch transformer', () => {
     };
     expect(config.model).toMatchObject({ kind: 'translate', arch: 'transformer', dModel: 16, heads: 2, encoderLayers: 1, decoderLayers: 1, dFF: 32, norm: 'post', positional: 'sinusoidal' });
     expect(config.training.model).toMatchObject({ arch: 'transformer', dModel: 16 });
-    expect(config.training.labelSmoothing).toBe(0.1);
+    expect(config.training.labelSmoothing).toBe(0);
+    expect(config.model).toMatchObject({ dropout: 0 });
     const state = JSON.parse(readFileSync(join(model, 'state.json'), 'utf8')) as { schedule: { config: { type: string; warmupSteps: number } } };
     expect(state.schedule.config).toMatchObject({ type: 'noam', warmupSteps: 2 });
   });
@@ -114,13 +115,30 @@ describe('flags', () => {
     const divide = attend(['train', 'translate', '--arch', 'transformer', '--d-model', '30', '--heads', '4', '--out', join(work, 'never')]);
     expect(divide.code).toBe(2);
     expect(divide.stderr).toContain('--d-model 30 is not a multiple of --heads 4');
+    const norm = attend(['train', 'translate', '--norm', 'pre', '--out', join(work, 'never')]);
+    expect(norm.code).toBe(2);
+    expect(norm.stderr).toContain('--norm applies to --arch transformer only');
+    expect(attend(['train', 'translate', '--arch', 'transformer', '--norm', 'middle', '--out', join(work, 'never')]).stderr).toContain('--norm: expected one of post, pre');
     expect(attend(['train', 'translate', '--arch', 'lstm']).stderr).toContain('--arch: expected one of rnn, transformer');
     expect(existsSync(join(work, 'never'))).toBe(false);
   });
 
+  it('--norm chooses where the layer norms sit; the checkpoint records it and --resume holds to it', () => {
+    const dir = join(work, 'norm');
+    const r = attend(['train', 'translate', '--steps', '1', '--out', dir, ...TINY, '--norm', 'pre']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain('model: Transformer, 1+1 pre-LN layers, d_model 16');
+    const config = JSON.parse(readFileSync(join(dir, 'config.json'), 'utf8')) as { model: Record<string, unknown>; training: { model: Record<string, unknown> } };
+    expect(config.model).toMatchObject({ arch: 'transformer', norm: 'pre' });
+    expect(config.training.model).toMatchObject({ norm: 'pre' });
+    const other = attend(['train', 'translate', '--steps', '2', '--out', dir, '--resume', '--backend', 'cpu', '--norm', 'post']);
+    expect(other.code).toBe(1);
+    expect(other.stderr).toMatch(/trained with norm=pre; you asked for norm=post/);
+  }, 60_000);
+
   it('--help documents the architectures and the attention-map choices', () => {
     const train = attend(['train', 'translate', '--help']).stdout;
-    for (const flag of ['--arch KIND', '--d-model N', '--heads N', '--ff N', '--label-smoothing E', '--warmup N']) expect(train).toContain(flag);
+    for (const flag of ['--arch KIND', '--d-model N', '--heads N', '--ff N', '--norm WHERE', '--label-smoothing E', '--warmup N']) expect(train).toContain(flag);
     const translate = attend(['translate', '--help']).stdout;
     expect(translate).toContain('--layer L');
     expect(translate).toContain('average of all heads');

@@ -167,7 +167,7 @@ export class Transformer implements StepModel<TransformerState, TransformerMemor
     checkIds('Transformer.encode', 'src', src, 2);
     return tidy(() => {
       const { mask, lengths } = resolveSourceMask('Transformer.encode', src, srcMask);
-      const memory = this.encodeSource(src, mask, false).output; // [B, S, d]
+      const memory = this.encodeSource(src, mask, false, false).output; // [B, S, d]
       const kv = this.decoder.layers.map((l) => l.projectMemory(memory)); // per layer [B, h, S, d_k]
       return { memory: { kv, mask }, state: this.emptyState(src.shape[0]), lengths };
     });
@@ -213,9 +213,9 @@ export class Transformer implements StepModel<TransformerState, TransformerMemor
     this.checkPair('logits', src, tgtIn);
     return tidy(() => {
       const { mask } = resolveSourceMask('Transformer.logits', src, masks.srcMask);
-      const memory = this.encodeSource(src, mask, training).output; // [B, S, d]
+      const memory = this.encodeSource(src, mask, training, false).output; // [B, S, d]
       const y = this.embedTarget(tgtIn, 0, training); // [B, T, d]
-      const r = this.decoder.apply(y, { memory, memoryMask: mask, training }); // [B, T, d]
+      const r = this.decoder.apply(y, { memory, memoryMask: mask, training, weights: false }); // [B, T, d] (no weights: a fused attention kernel may run)
       return this.head.apply(r.output); // [B, T, V]
     });
   }
@@ -253,7 +253,7 @@ export class Transformer implements StepModel<TransformerState, TransformerMemor
     this.checkPair('attentionWeights', src, tgtIn);
     return tidy(() => {
       const { mask } = resolveSourceMask('Transformer.attentionWeights', src, masks.srcMask);
-      const enc = this.encodeSource(src, mask, false);
+      const enc = this.encodeSource(src, mask, false, true);
       const r = this.decoder.apply(this.embedTarget(tgtIn, 0, false), { memory: enc.output, memoryMask: mask });
       return { encoder: enc.weights, decoder: r.selfWeights, cross: r.crossWeights };
     });
@@ -310,10 +310,10 @@ export class Transformer implements StepModel<TransformerState, TransformerMemor
     return { self: this.decoder.layers.map(() => ({ k: tf.zeros([B, heads, 0, dModel / heads]) as tf.Tensor4D, v: tf.zeros([B, heads, 0, dModel / heads]) as tf.Tensor4D })) };
   }
 
-  /** The encoder over `src` `[B, S]` with its mask `[B, S]`: output `[B, S, d]` and per-layer weights. */
-  private encodeSource(src: tf.Tensor2D, mask: tf.Tensor2D, training: boolean) {
+  /** The encoder over `src` `[B, S]` with its mask `[B, S]`: output `[B, S, d]` and, with `weights`, per-layer weights (without, a fused attention kernel may run). */
+  private encodeSource(src: tf.Tensor2D, mask: tf.Tensor2D, training: boolean, weights: boolean) {
     const x = this.embed(this.srcEmbedding, this.srcPositions, src, 0, training); // [B, S, d]
-    return this.encoder.apply(x, { mask, training });
+    return this.encoder.apply(x, { mask, training, weights });
   }
 
   /** Target ids `[B, T]` at positions offset … offset + T − 1 → `[B, T, d]`. */

@@ -35,8 +35,8 @@ export function transformerMaxLength(maxLength: number): number {
 /** Builds the model `settings` describe (fresh weights). */
 export function buildTranslationModel(settings: ModelSettings, srcVocab: number, tgtVocab: number, maxLength: number): TranslationModel {
   if (settings.arch === 'transformer') {
-    const { dModel, heads, layers, ff, dropout, seed } = settings;
-    return new Transformer({ srcVocab, tgtVocab, dModel, heads, encoderLayers: layers, decoderLayers: layers, dFF: ff, dropout, maxLength: transformerMaxLength(maxLength), seed });
+    const { dModel, heads, layers, ff, norm, dropout, seed } = settings;
+    return new Transformer({ srcVocab, tgtVocab, dModel, heads, encoderLayers: layers, decoderLayers: layers, dFF: ff, norm, dropout, maxLength: transformerMaxLength(maxLength), seed });
   }
   const { arch, ...config } = settings;
   return new Seq2Seq({ ...config, srcVocab, tgtVocab });

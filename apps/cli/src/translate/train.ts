@@ -50,6 +50,7 @@ const MODEL_FLAGS: { [A in Arch]: Record<string, (m: Extract<ModelSettings, { ar
     heads: (m) => ({ heads: m.heads }),
     layers: (m) => ({ encoderLayers: m.layers, decoderLayers: m.layers }),
     ff: (m) => ({ dFF: m.ff }),
+    norm: (m) => ({ norm: m.norm }),
     dropout: (m) => ({ dropout: m.dropout }),
   },
 };
