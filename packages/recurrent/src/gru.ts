@@ -87,7 +87,7 @@ export class GRUCell extends BaseCell {
         return { h: tf.add(tf.mul(tf.sub(1, z), h), tf.mul(z, n)) as tf.Tensor2D };
       };
     }
-    const [W_hrz, W_hn] = tf.split(this.W_h, [2 * H, H], 1) as tf.Tensor2D[]; // [H, 2H], [H, H]
+    const [W_hrz, W_hn] = this.splitW_h(); // [H, 2H], [H, H]
     return (xp, { h }) => {
       const [x_r, x_z, x_n] = tf.split(xp, 3, 1) as tf.Tensor2D[]; // 3 × [B, H]
       const [h_r, h_z] = tf.split(tf.matMul(h, W_hrz!), 2, 1) as tf.Tensor2D[]; // [B, H] each
@@ -96,6 +96,33 @@ export class GRUCell extends BaseCell {
       const n = tf.tanh(tf.add(x_n!, tf.matMul(tf.mul(r, h), W_hn!))); // reset BEFORE the matmul
       return { h: tf.add(tf.mul(tf.sub(1, z), h), tf.mul(z, n)) as tf.Tensor2D };
     };
+  }
+
+  /**
+   * W_h split into its [r, z] and n blocks. While no gradient is recorded (generation through the
+   * step API calls `stepper()` once per token) the split is cached per W_h data (assign replaces the
+   * dataId); under a tape it is recomputed so the gradient reaches W_h.
+   */
+  private splitW_h(): [tf.Tensor2D, tf.Tensor2D] {
+    const H = this.hidden;
+    const recording = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
+    if (recording) return tf.split(this.W_h, [2 * H, H], 1) as [tf.Tensor2D, tf.Tensor2D];
+    const c = this.split;
+    // The kept blocks themselves (not clones: a clone is a copy on wasm, and XNNPACK re-packs a
+    // matmul's weights for every new tensor); callers only read them.
+    if (c && c.key === this.W_h.dataId && !c.blocks[0].isDisposed) return c.blocks;
+    if (c) tf.dispose(c.blocks);
+    const blocks = tf.split(this.W_h, [2 * H, H], 1).map((t) => tf.keep(t)) as [tf.Tensor2D, tf.Tensor2D]; // kept: owned by this cell until W_h changes or dispose()
+    this.split = { key: this.W_h.dataId, blocks };
+    return blocks;
+  }
+
+  private split: { key: object; blocks: [tf.Tensor2D, tf.Tensor2D] } | null = null;
+
+  override dispose(): void {
+    if (this.split) tf.dispose(this.split.blocks);
+    this.split = null;
+    super.dispose();
   }
 
   variables(): Record<string, tf.Variable> {

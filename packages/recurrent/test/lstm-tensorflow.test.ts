@@ -159,8 +159,7 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
     const layer = new RNNLayer(cell);
     const x = tf.randomNormal([B, D], 0, 1, 'float32', 11) as tf.Tensor2D;
     const h0 = tf.randomNormal([B, H], 0, 0.5, 'float32', 12) as tf.Tensor2D;
-    const b = cell.b as tf.Tensor1D;
-    b.assign(tf.randomNormal([3 * H], 0, 0.5, 'float32', 13) as tf.Tensor1D); // non-zero biases: the z block's sign matters
+    cell.b.assign(tf.randomNormal([3 * H], 0, 0.5, 'float32', 13) as tf.Tensor1D); // non-zero biases: the z block's sign matters
     const prof = await tf.profile(() => tf.dispose(layer.step(x, { h: [h0] })));
     expect(prof.kernels.map((k) => k.name)).not.toContain('BatchMatMul'); // the fused cell ran
     const r = layer.step(x, { h: [h0] });
