@@ -4,45 +4,14 @@
 // sequence layer (with a mask and an initial state), the stack, and the language-model loss
 // w.r.t. the embedding table (which exercises gather's gradient).
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@attend/core';
 import { selectBackend } from '@attend/core/node';
+import { checkDirectional, randn } from '@attend/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { RNNLanguageModel, RNNLayer, StackedRNN, type RNNLayerConfig } from '../src/index.js';
 
 beforeAll(async () => {
   await selectBackend({ prefer: 'cpu', log: false });
 });
-
-function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const rng = new Rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape);
-}
-
-/** Checks ∂L/∂v along a random direction for each variable, by central differences. */
-function checkDirectional(loss: () => tf.Scalar, vars: Record<string, tf.Variable>, eps = 1e-2): void {
-  const { value, grads } = tf.variableGrads(loss, Object.values(vars));
-  value.dispose();
-  let seed = 100;
-  for (const [name, v] of Object.entries(vars)) {
-    const d = tf.tidy(() => {
-      const r = randn(v.shape, seed++);
-      return tf.div(r, tf.norm(r)); // a unit direction: the step is ε whatever the variable's size
-    });
-    const analytic = tf.tidy(() => tf.sum(tf.mul(grads[v.name]!, d)).dataSync()[0]!);
-    const orig = v.clone();
-    const at = (s: number) => {
-      tf.tidy(() => v.assign(tf.add(orig, tf.mul(d, s))));
-      return tf.tidy(() => loss().dataSync()[0]!);
-    };
-    const numeric = (at(eps) - at(-eps)) / (2 * eps);
-    v.assign(orig);
-    tf.dispose([orig, d]);
-    const scale = Math.max(Math.abs(analytic), Math.abs(numeric), 1e-1);
-    expect(Math.abs(analytic - numeric) / scale, `${name}: analytic ${analytic} vs numeric ${numeric}`).toBeLessThan(1e-2);
-  }
-  tf.dispose(grads);
-}
 
 const CELLS: [string, Omit<RNNLayerConfig, 'inputSize' | 'hidden'>][] = [
   ['rnn tanh', { cell: 'rnn', activation: 'tanh' }],
