@@ -21,6 +21,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBool, assertInt, configure, glorotUniform, hashSeed, makeVariable, Rng } from '@attend/core';
 import { BaseCell, type StepFn } from './cell.js';
+import { DerivedWeights, recordingGradients } from './derived-weights.js';
 import { orthogonalBlocks } from './init.js';
 
 export interface GRUCellConfig {
@@ -100,28 +101,20 @@ export class GRUCell extends BaseCell {
 
   /**
    * W_h split into its [r, z] and n blocks. While no gradient is recorded (generation through the
-   * step API calls `stepper()` once per token) the split is cached per W_h data (assign replaces the
-   * dataId); under a tape it is recomputed so the gradient reaches W_h.
+   * step API calls `stepper()` once per token) the split is cached (./derived-weights.ts; the kept
+   * blocks themselves, not clones: a clone is a copy on wasm, and XNNPACK re-packs a matmul's
+   * weights for every new tensor); under a tape it is recomputed so the gradient reaches W_h.
    */
   private splitW_h(): [tf.Tensor2D, tf.Tensor2D] {
     const H = this.hidden;
-    const recording = (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth > 0;
-    if (recording) return tf.split(this.W_h, [2 * H, H], 1) as [tf.Tensor2D, tf.Tensor2D];
-    const c = this.split;
-    // The kept blocks themselves (not clones: a clone is a copy on wasm, and XNNPACK re-packs a
-    // matmul's weights for every new tensor); callers only read them.
-    if (c && c.key === this.W_h.dataId && !c.blocks[0].isDisposed) return c.blocks;
-    if (c) tf.dispose(c.blocks);
-    const blocks = tf.split(this.W_h, [2 * H, H], 1).map((t) => tf.keep(t)) as [tf.Tensor2D, tf.Tensor2D]; // kept: owned by this cell until W_h changes or dispose()
-    this.split = { key: this.W_h.dataId, blocks };
-    return blocks;
+    const split = () => tf.split(this.W_h, [2 * H, H], 1) as [tf.Tensor2D, tf.Tensor2D];
+    return recordingGradients() ? split() : this.split.get([this.W_h], split);
   }
 
-  private split: { key: object; blocks: [tf.Tensor2D, tf.Tensor2D] } | null = null;
+  private readonly split = new DerivedWeights<[tf.Tensor2D, tf.Tensor2D]>();
 
   override dispose(): void {
-    if (this.split) tf.dispose(this.split.blocks);
-    this.split = null;
+    this.split.dispose();
     super.dispose();
   }
 

@@ -10,6 +10,7 @@
 // Only the tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a
 // browser `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';
+import { DerivedWeights, recordingGradients } from './derived-weights.js';
 
 interface TFBinding {
   TF_ATTR_FLOAT: number;
@@ -126,34 +127,19 @@ const blockLstm = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
 // backend between steps. Inference only (no gradient is registered): callers use it when no
 // gradient is being recorded. The packed weights w = swapFG([W_x; W_h]) and b are cached per
 // variable data (a Variable's assign replaces its dataId, so a trained or reloaded model repacks).
-interface PackedLstm {
-  keys: [object, object, object];
-  w: tf.Tensor2D;
-  b: tf.Tensor1D;
-  zeros: tf.Tensor1D;
-}
-const packed = new WeakMap<object, PackedLstm>();
+const packedLstm = new WeakMap<object, DerivedWeights<[tf.Tensor2D, tf.Tensor1D, tf.Tensor1D]>>();
 
-function packFor(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D): PackedLstm {
-  const keys: [object, object, object] = [W_x.dataId, W_h.dataId, b.dataId];
-  const hit = packed.get(owner);
-  if (hit && hit.keys.every((k, i) => k === keys[i]) && !hit.w.isDisposed) return hit;
-  if (hit) tf.dispose([hit.w, hit.b, hit.zeros]);
+/** [w, b, zeros]: w = swapFG([W_x; W_h]) `[D + H, 4H]` and b `[4H]` in TF's gate order, zero peephole weights `[H]`. */
+function packLstm(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D): [tf.Tensor2D, tf.Tensor1D, tf.Tensor1D] {
+  let cache = packedLstm.get(owner);
+  if (!cache) packedLstm.set(owner, (cache = new DerivedWeights()));
   const H = W_h.shape[0];
-  // Kept: owned by this cache until the weights change or the owner is collected.
-  const entry: PackedLstm = {
-    keys,
-    w: tf.keep(tf.tidy(() => swapFG(tf.concat([W_x, W_h], 0), H) as tf.Tensor2D)), // [D + H, 4H], TF gate order
-    b: tf.keep(tf.tidy(() => swapFG(b, H) as tf.Tensor1D)), // [4H]
-    zeros: tf.keep(tf.zeros([H])), // peephole weights (unused)
-  };
-  packed.set(owner, entry);
-  return entry;
+  return cache.get([W_x, W_h, b], () => [swapFG(tf.concat([W_x, W_h], 0), H) as tf.Tensor2D, swapFG(b, H) as tf.Tensor1D, tf.zeros([H])]);
 }
 
 /** Whether `lstmStepTensorflow` may run now: the tensorflow backend, and no gradient being recorded. */
 export function tensorflowStepAvailable(): boolean {
-  return tensorflowAvailable() && (tf.engine().state as unknown as { gradientDepth: number }).gradientDepth === 0;
+  return tensorflowAvailable() && !recordingGradients();
 }
 
 /**
@@ -161,7 +147,7 @@ export function tensorflowStepAvailable(): boolean {
  * `[B, H]` → `{ h, c }` `[B, H]`, yours. `owner` (the cell) keys the cached packed weights.
  */
 export function lstmStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h: tf.Tensor2D, c: tf.Tensor2D): { h: tf.Tensor2D; c: tf.Tensor2D } {
-  const p = packFor(owner, W_x, W_h, b);
+  const [w, bb, zeros] = packLstm(owner, W_x, W_h, b);
   const backend = tf.backend() as unknown as TFBackend;
   const bind = backend.binding;
   const attrs = [
@@ -171,7 +157,7 @@ export function lstmStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor
     { name: 'cell_clip', type: bind.TF_ATTR_FLOAT, value: -1 },
   ];
   // Inputs: x, cs_prev, h_prev, w, wci, wcf, wco, b. Outputs: i, cs, f, o, ci, co, h.
-  const outs = bind.executeOp('LSTMBlockCell', attrs, backend.getInputTensorIds([x, c, h, p.w, p.zeros, p.zeros, p.zeros, p.b]), 7);
+  const outs = bind.executeOp('LSTMBlockCell', attrs, backend.getInputTensorIds([x, c, h, w, zeros, zeros, zeros, bb]), 7);
   const t = outs.map((m) => backend.createOutputTensor(m));
   tf.dispose([t[0]!, t[2]!, t[3]!, t[4]!, t[5]!]);
   return { h: t[6] as tf.Tensor2D, c: t[1] as tf.Tensor2D };
@@ -181,34 +167,17 @@ export function lstmStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor
 // the candidate's matmul — TensorFlow's definition: [r̄, ū] = [x, h]·w_ru + b_ru, c = tanh([x, r ⊙ h]·w_c
 // + b_c), h' = (1 − u) ⊙ c + u ⊙ h). Ours weights the NEW candidate by z, so u = 1 − z = σ(−z̄): the
 // z blocks of the weights and bias are negated when packing. Inference only, like the LSTM step.
-interface PackedGru {
-  keys: [object, object, object];
-  w_ru: tf.Tensor2D;
-  w_c: tf.Tensor2D;
-  b_ru: tf.Tensor1D;
-  b_c: tf.Tensor1D;
-}
-const packedGru = new WeakMap<object, PackedGru>();
+const packedGru = new WeakMap<object, DerivedWeights<[tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D]>>();
 
-function packGru(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D): PackedGru {
-  const keys: [object, object, object] = [W_x.dataId, W_h.dataId, b.dataId];
-  const hit = packedGru.get(owner);
-  if (hit && hit.keys.every((k, i) => k === keys[i]) && !hit.w_ru.isDisposed) return hit;
-  if (hit) tf.dispose([hit.w_ru, hit.w_c, hit.b_ru, hit.b_c]);
-  const entry = tf.tidy(() => {
-    const w = tf.concat([W_x, W_h], 0); // [D + H, 3H], gate blocks r, z, n
-    const [wr, wz, wn] = tf.split(w, 3, 1) as tf.Tensor2D[];
+/** [w_ru `[D + H, 2H]`, w_c `[D + H, H]`, b_ru `[2H]`, b_c `[H]`] from W_x, W_h, b (gate blocks r, z, n), z negated: u = σ(−z̄) = 1 − z. */
+function packGru(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D): [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D] {
+  let cache = packedGru.get(owner);
+  if (!cache) packedGru.set(owner, (cache = new DerivedWeights()));
+  return cache.get([W_x, W_h, b], () => {
+    const [wr, wz, wn] = tf.split(tf.concat([W_x, W_h], 0), 3, 1) as tf.Tensor2D[]; // [D + H, H] each
     const [br, bz, bn] = tf.split(b, 3, 0) as tf.Tensor1D[];
-    return {
-      w_ru: tf.keep(tf.concat([wr!, tf.neg(wz!)], 1) as tf.Tensor2D), // [D + H, 2H]: u = σ(−z̄) = 1 − z
-      w_c: tf.keep(wn!), // [D + H, H]
-      b_ru: tf.keep(tf.concat([br!, tf.neg(bz!)], 0) as tf.Tensor1D), // [2H]
-      b_c: tf.keep(bn!), // [H]
-    };
+    return [tf.concat([wr!, tf.neg(wz!)], 1), wn!, tf.concat([br!, tf.neg(bz!)], 0), bn!];
   });
-  const packedEntry: PackedGru = { keys, ...entry }; // kept: owned by this cache until the weights change
-  packedGru.set(owner, packedEntry);
-  return packedEntry;
 }
 
 /**
@@ -216,11 +185,11 @@ function packGru(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor
  * b `[3H]` (gate blocks r, z, n), h `[B, H]` → h' `[B, H]`, yours. `owner` keys the packed weights.
  */
 export function gruStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h: tf.Tensor2D): tf.Tensor2D {
-  const p = packGru(owner, W_x, W_h, b);
+  const [w_ru, w_c, b_ru, b_c] = packGru(owner, W_x, W_h, b);
   const backend = tf.backend() as unknown as TFBackend;
   const bind = backend.binding;
   // Inputs: x, h_prev, w_ru, w_c, b_ru, b_c. Outputs: r, u, c, h.
-  const outs = bind.executeOp('GRUBlockCell', [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }], backend.getInputTensorIds([x, h, p.w_ru, p.w_c, p.b_ru, p.b_c]), 4);
+  const outs = bind.executeOp('GRUBlockCell', [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }], backend.getInputTensorIds([x, h, w_ru, w_c, b_ru, b_c]), 4);
   const t = outs.map((m) => backend.createOutputTensor(m));
   tf.dispose([t[0]!, t[1]!, t[2]!]);
   return t[3] as tf.Tensor2D;
