@@ -12,6 +12,7 @@ import { assertBool, assertInt, assignWeights, ConfigError, configure, countPara
 import { residualDropout } from './encoder.js';
 import { FeedForward } from './feed-forward.js';
 import { LayerNorm } from './layer-norm.js';
+import { LayerStack } from './stack.js';
 import { checkLayerConfig, DEFAULT_TRANSFORMER_LAYER, type TransformerLayerConfig } from './layer-config.js';
 import { MultiHeadAttention, type KVCache } from './multi-head-attention.js';
 import { disposeAll, tidy } from './tidy.js';
@@ -155,19 +156,16 @@ export interface DecoderOptions {
 /** The decoder's output `[B, T, d]`, per-layer weights (none with `weights: false`) and the extended cache; yours. */
 export type DecoderResult = { output: tf.Tensor3D; selfWeights: tf.Tensor4D[]; crossWeights: tf.Tensor4D[]; cache: DecoderCache };
 
-export class TransformerDecoder {
+export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
   readonly config: Readonly<TransformerDecoderConfig>;
-  readonly layers: TransformerDecoderLayer[];
-  readonly finalNorm: LayerNorm | null;
 
   constructor(config: Partial<TransformerDecoderConfig> = {}) {
     const c = configure<TransformerDecoderConfig>('TransformerDecoder', DEFAULT_TRANSFORMER_DECODER, [], config);
     checkLayerConfig('TransformerDecoder', c);
     assertInt('TransformerDecoder.layers', c.layers);
-    this.config = Object.freeze({ ...c });
     const { layers, ...layer } = c;
-    this.layers = Array.from({ length: layers }, (_, l) => new TransformerDecoderLayer({ ...layer, seed: hashSeed(`${c.seed}/layer${l}`) }));
-    this.finalNorm = c.norm === 'pre' ? new LayerNorm({ dim: c.dModel, bias: c.bias }) : null;
+    super('TransformerDecoder', layers, c, (seed) => new TransformerDecoderLayer({ ...layer, seed }));
+    this.config = Object.freeze({ ...c });
   }
 
   /** An empty cache for decoding against `memory` `[B, S, d]` (its keys/values projected once per layer); no memory for a decoder-only stack. */
@@ -220,25 +218,5 @@ export class TransformerDecoder {
       };
       return { output: this.finalNorm ? this.finalNorm.apply(h) : h, selfWeights, crossWeights, cache: next };
     });
-  }
-
-  variables(): Record<string, tf.Variable> {
-    const out: Record<string, tf.Variable> = {};
-    this.layers.forEach((l, i) => Object.assign(out, prefixed(`layer${i}`, l.variables())));
-    if (this.finalNorm) Object.assign(out, prefixed('norm', this.finalNorm.variables()));
-    return out;
-  }
-
-  setWeights(record: Record<string, tf.Tensor>, options?: SetWeightsOptions): void {
-    assignWeights('TransformerDecoder', this.variables(), record, options);
-  }
-
-  paramCount(): number {
-    return countParams(this.variables());
-  }
-
-  dispose(): void {
-    for (const l of this.layers) l.dispose();
-    this.finalNorm?.dispose();
   }
 }

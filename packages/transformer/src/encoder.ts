@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { assertInt, assignWeights, configure, countParams, hashSeed, prefixed, Rng, ShapeError, type SetWeightsOptions } from '@attend/core';
 import { FeedForward } from './feed-forward.js';
 import { LayerNorm } from './layer-norm.js';
+import { LayerStack } from './stack.js';
 import { checkLayerConfig, DEFAULT_TRANSFORMER_LAYER, type TransformerLayerConfig } from './layer-config.js';
 import { MultiHeadAttention } from './multi-head-attention.js';
 import { disposeAll, tidy } from './tidy.js';
@@ -96,20 +97,16 @@ export const DEFAULT_TRANSFORMER_ENCODER: TransformerEncoderConfig = { ...DEFAUL
 /** The encoder's output and every layer's self-attention weights (none with `weights: false`); yours. */
 export type EncoderResult = { output: tf.Tensor3D; weights: tf.Tensor4D[] };
 
-export class TransformerEncoder {
+export class TransformerEncoder extends LayerStack<TransformerEncoderLayer> {
   readonly config: Readonly<TransformerEncoderConfig>;
-  readonly layers: TransformerEncoderLayer[];
-  /** The final layer norm of a pre-LN stack (null for post-LN). */
-  readonly finalNorm: LayerNorm | null;
 
   constructor(config: Partial<TransformerEncoderConfig> = {}) {
     const c = configure<TransformerEncoderConfig>('TransformerEncoder', DEFAULT_TRANSFORMER_ENCODER, [], config);
     checkLayerConfig('TransformerEncoder', c);
     assertInt('TransformerEncoder.layers', c.layers);
-    this.config = Object.freeze({ ...c });
     const { layers, ...layer } = c;
-    this.layers = Array.from({ length: layers }, (_, l) => new TransformerEncoderLayer({ ...layer, seed: hashSeed(`${c.seed}/layer${l}`) }));
-    this.finalNorm = c.norm === 'pre' ? new LayerNorm({ dim: c.dModel, bias: c.bias }) : null;
+    super('TransformerEncoder', layers, c, (seed) => new TransformerEncoderLayer({ ...layer, seed }));
+    this.config = Object.freeze({ ...c });
   }
 
   /** `[B, T, d]` (embedded, positions added) → `[B, T, d]`. */
@@ -127,25 +124,5 @@ export class TransformerEncoder {
       }
       return { output: this.finalNorm ? this.finalNorm.apply(h) : h, weights };
     });
-  }
-
-  variables(): Record<string, tf.Variable> {
-    const out: Record<string, tf.Variable> = {};
-    this.layers.forEach((l, i) => Object.assign(out, prefixed(`layer${i}`, l.variables())));
-    if (this.finalNorm) Object.assign(out, prefixed('norm', this.finalNorm.variables()));
-    return out;
-  }
-
-  setWeights(record: Record<string, tf.Tensor>, options?: SetWeightsOptions): void {
-    assignWeights('TransformerEncoder', this.variables(), record, options);
-  }
-
-  paramCount(): number {
-    return countParams(this.variables());
-  }
-
-  dispose(): void {
-    for (const l of this.layers) l.dispose();
-    this.finalNorm?.dispose();
   }
 }
