@@ -5,9 +5,9 @@
 // state and every weight (within 1e-4, cpu backend); the fast path really runs (a much shorter
 // tape); and no tensor leaks across repeated forward + backward passes.
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@attend/core';
 import { selectBackend } from '@attend/core/node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { randn } from '@attend/test-utils';
 import { Bidirectional, RNNLayer, StackedRNN, setHandWrittenBackward, type RNNLayerConfig, type RNNState, type SequenceLayer } from '../src/index.js';
 import { expectClose, expectNoLeak } from './helpers.js';
 
@@ -27,12 +27,6 @@ const CELLS: [string, Omit<RNNLayerConfig, 'inputSize' | 'hidden'>][] = [
 ];
 const ARCHS = ['layer', 'stacked', 'bidirectional'] as const;
 type Arch = (typeof ARCHS)[number];
-
-function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const rng = new Rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape);
-}
 
 function build(arch: Arch, cell: Omit<RNNLayerConfig, 'inputSize' | 'hidden'>): SequenceLayer {
   const config = { ...cell, inputSize: D, hidden: H, seed: 11 };

@@ -5,6 +5,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { Rng, ShapeError, ConfigError } from '@attend/core';
 import { selectBackend } from '@attend/core/node';
 import { beforeAll, describe, expect, it } from 'vitest';
+import { randn } from '@attend/test-utils';
 import {
   Bidirectional,
   GRUCell,
@@ -34,13 +35,6 @@ const CELLS: [string, Omit<RNNLayerConfig, 'inputSize' | 'hidden'>][] = [
   ['gru', { cell: 'gru' }],
   ['gru resetAfter', { cell: 'gru', resetAfter: true }],
 ];
-
-/** Seeded values, so every test sees the same inputs. */
-function randn(shape: number[], seed: number, scale = 1): tf.Tensor {
-  const rng = new Rng(seed);
-  const n = shape.reduce((a, b) => a * b, 1);
-  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal() * scale), shape);
-}
 
 /** Gives a layer's zero biases some random values, so the tests exercise them. */
 function perturbBiases(vars: Record<string, tf.Variable>, seed: number): void {
