@@ -56,10 +56,4 @@ export function expectClose(actual: tf.Tensor | ArrayLike<number>, expected: Nes
   expect(worst, `${label}: max abs error`).toBeLessThanOrEqual(tol);
 }
 
-/** Runs `fn` a few times and checks the live tensor count does not grow (after one warm-up call). */
-export function expectNoLeak(fn: () => void, repeats = 3): void {
-  fn();
-  const before = tf.memory().numTensors;
-  for (let i = 0; i < repeats; i++) fn();
-  expect(tf.memory().numTensors).toBe(before);
-}
+export { expectNoLeak } from '@attend/test-utils';
