@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInt, assertNumber, configure, ShapeError } from '@attend/core';
 import { SEQ2SEQ_SPECIALS } from './config.js';
-import { disposeTensors, emittable, gatherBatch, outputLength, type Seq2SeqHypothesis, type StepModel } from './greedy.js';
+import { decodeLogProbs, disposeTensors, emittable, gatherBatch, outputLength, type Seq2SeqHypothesis, type StepModel } from './greedy.js';
 
 export interface BeamSearchOptions {
   /** Beam size (default 5). */
@@ -104,15 +104,10 @@ export function beamSearch<S, M>(model: StepModel<S, M>, src: tf.Tensor, options
   try {
     for (let t = 0; t < maxLength; t++) {
       const n = live.length;
-      const ids = tf.tensor1d(live.map((h) => h.ids[h.ids.length - 1] ?? bos), 'int32');
-      const r = model.decodeStep(ids, state!, memoryFor(n));
-      ids.dispose();
-      disposeTensors(state);
-      state = r.state;
-      const logp = tf.tidy(() => tf.logSoftmax(r.logits));
-      const lp = logp.dataSync();
-      const w = r.weights?.dataSync();
-      tf.dispose([logp, r.logits, r.weights]);
+      const step = decodeLogProbs(model, live.map((h) => h.ids[h.ids.length - 1] ?? bos), state!, memoryFor(n));
+      state = step.state;
+      const lp = step.logProbs;
+      const w = step.weights;
       const V = lp.length / n;
       const candidates: { i: number; token: number; logProb: number }[] = [];
       live.forEach((h, i) => {

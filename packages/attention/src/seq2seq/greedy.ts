@@ -117,6 +117,23 @@ export function outputLength(model: { readonly maxOutputLength?: number }, lengt
   return Math.min(requested ?? defaultMaxLength(lengths), model.maxOutputLength ?? Infinity);
 }
 
+/**
+ * One decoding step read back to JS: feeds `prev` (int32 ids, one per row) with `state`, disposes
+ * `state`, and returns the next state (yours), the rows' log-probabilities `[rows × V]` and the
+ * attention weights (if any) as plain arrays.
+ */
+export function decodeLogProbs<S, M>(model: StepModel<S, M>, prev: Int32Array | number[], state: S, memory: M): { state: S; logProbs: Float32Array; weights: Float32Array | undefined } {
+  const ids = tf.tensor1d(prev, 'int32');
+  const r = model.decodeStep(ids, state, memory);
+  ids.dispose();
+  disposeTensors(state);
+  const logp = tf.tidy(() => tf.logSoftmax(r.logits));
+  const logProbs = logp.dataSync() as Float32Array;
+  const weights = r.weights?.dataSync() as Float32Array | undefined;
+  tf.dispose([logp, r.logits, r.weights]);
+  return { state: r.state, logProbs, weights };
+}
+
 /** Greedy decoding of every sentence of `src` `[B, S]`. */
 export function greedyDecode<S, M>(model: StepModel<S, M>, src: tf.Tensor2D, srcMask: SourceMask | undefined, options: GreedyOptions = {}): Seq2SeqHypothesis[] {
   const o = configure<GreedyOptions>('greedyDecode', DEFAULT_GREEDY_OPTIONS, [], options);
@@ -130,15 +147,10 @@ export function greedyDecode<S, M>(model: StepModel<S, M>, src: tf.Tensor2D, src
   let state = enc.state;
   try {
     for (let t = 0; t < maxLength && out.some((h) => !h.finished); t++) {
-      const ids = tf.tensor1d(prev, 'int32');
-      const r = model.decodeStep(ids, state, enc.memory);
-      ids.dispose();
-      disposeTensors(state);
-      state = r.state;
-      const logp = tf.tidy(() => tf.logSoftmax(r.logits));
-      const lp = logp.dataSync();
-      const w = r.weights?.dataSync();
-      tf.dispose([logp, r.logits, r.weights]);
+      const step = decodeLogProbs(model, prev, state, enc.memory);
+      state = step.state;
+      const lp = step.logProbs;
+      const w = step.weights;
       const V = lp.length / B;
       out.forEach((h, b) => {
         if (h.finished) return;
