@@ -40,10 +40,27 @@ function generatedPairs(n: number): string {
   return lines.join('\n') + '\n';
 }
 
+/** The same generator for English→Russian (Cyrillic, mixed case: --lowercase folds it). */
+function generatedRussianPairs(n: number): string {
+  const subj = [['The cat', 'Кошка'], ['The dog', 'Собака'], ['My friend', 'Мой друг'], ['Anna', 'Анна']];
+  const verb = [['sees', 'видит'], ['likes', 'любит'], ['eats', 'ест']];
+  const obj = [['bread', 'хлеб'], ['fish', 'рыбу'], ['soup', 'суп'], ['an apple', 'яблоко']];
+  const adv = [['today', 'сегодня'], ['again', 'снова'], ['', '']];
+  const lines: string[] = [];
+  let x = 7;
+  for (let i = 0; i < n; i++) {
+    x = (x * 1103515245 + 12345) % 2147483648;
+    const [s, v, o, a] = [subj[(x >> 16) % 4]!, verb[(x >> 20) % 3]!, obj[(x >> 24) % 4]!, adv[(x >> 12) % 3]!];
+    lines.push(`${s[0]} ${v[0]} ${o[0]} ${a[0]}.\t${s[1]} ${a[1]} ${v[1]} ${o[1]}.`.replace(/ {2,}/g, ' ').replace(/ \./g, '.'));
+  }
+  return lines.join('\n') + '\n';
+}
+
 let work: string;
 let dates: string;
 let pairsFile: string;
 let words: string;
+let wordsLog: string;
 
 beforeAll(() => {
   work = tempDir('translate');
@@ -57,6 +74,7 @@ beforeAll(() => {
   const w = attend(['train', 'translate', '--pairs', pairsFile, '--steps', '4', '--out', words, ...TINY]);
   expect(w.all).toContain('done at step 4');
   expect(w.code).toBe(0);
+  wordsLog = w.stdout;
 }, 120_000);
 
 describe('attend train translate', () => {
@@ -96,6 +114,32 @@ describe('attend train translate', () => {
     const bad = attend(['train', 'translate', '--pairs', pairsFile, '--tokens', 'bpe', '--bpe-vocab', '100', '--out', join(work, 'bpe-bad'), ...TINY]);
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--bpe-vocab: expected an integer ≥ 261, got "100"');
+  });
+
+  it('English→Russian: Cyrillic words lower-cased and tokenized like Latin ones, both directions, BLEU on Cyrillic', () => {
+    const ru = join(work, 'eng-rus.tsv');
+    writeFileSync(ru, generatedRussianPairs(300));
+    const out = join(work, 'rus');
+    const r = attend(['train', 'translate', '--pairs', ru, '--lowercase', '--steps', '4', '--out', out, ...TINY]);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toMatch(/validation BLEU = [\d.]+ /);
+    const tok = JSON.parse(readFileSync(join(out, 'tokenizer.json'), 'utf8')) as { tgt: { type: string; vocab: string[] } };
+    expect(tok.tgt.type).toBe('word');
+    expect(tok.tgt.vocab).toEqual(expect.arrayContaining(['кошка', 'видит', 'яблоко', 'мой', '.']));
+    expect(tok.tgt.vocab).not.toContain('Кошка');
+    // Russian → English: a Cyrillic source sentence, capitals folded as in training, has no unknown word.
+    const back = join(work, 'rus-eng');
+    const b = attend(['train', 'translate', '--pairs', ru, '--lowercase', '--reverse', '--steps', '4', '--out', back, ...TINY]);
+    expect(b.code).toBe(0);
+    const t = attend(['translate', '--model', back, '--backend', 'cpu', 'Кошка сегодня ест рыбу.']);
+    expect(t.code).toBe(0);
+    expect(t.stderr).not.toContain('[UNK]');
+    const u = attend(['translate', '--model', back, '--backend', 'cpu', 'Кошка ест борщ.']);
+    expect(u.code).toBe(0);
+    expect(u.stderr).toContain('борщ'); // the unknown word is named
+    const e = attend(['eval', 'translate', '--model', out, '--pairs', ru, '--beam', '1', '--max', '20', '--backend', 'cpu']);
+    expect(e.code).toBe(0);
+    expect(e.stdout).toMatch(/BLEU = [\d.]+ /);
   });
 
   it('resuming with another --attention is rejected; the same model continues', () => {
@@ -140,6 +184,22 @@ describe('attend translate and eval translate', () => {
     expect(r.code).toBe(0);
     expect(r.stdout).toMatch(/BLEU = \d+\.\d\d [\d.]+\/[\d.]+\/[\d.]+\/[\d.]+ \(BP = [\d.]+ ratio = [\d.]+ hyp_len = \d+ ref_len = \d+\)/);
     expect(r.stdout).toContain('brevity penalty');
+  });
+
+  it('eval translate --split validation scores the checkpoint\'s held-out pairs: the trainer\'s final BLEU, reproduced', () => {
+    const trained = /validation (BLEU = .*) on (\d+) sentences \(greedy\)/.exec(wordsLog);
+    expect(trained).not.toBeNull();
+    const r = attend(['eval', 'translate', '--model', words, '--split', 'validation', '--beam', '1', '--max', trained![2]!, '--backend', 'cpu']);
+    expect(r.code).toBe(0);
+    expect(r.stdout).toContain(`the validation split of ${pairsFile}`);
+    expect(r.stdout).toContain(`${trained![2]} distinct sources translated`);
+    expect(r.stdout).toContain(trained![1]!);
+    const bad = attend(['eval', 'translate', '--model', words, '--split', 'test', '--backend', 'cpu']);
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--split: expected one of validation, training, got "test"');
+    const none = attend(['eval', 'translate', '--model', words, '--backend', 'cpu']);
+    expect(none.code).toBe(1);
+    expect(none.stderr).toContain('--pairs FILE or --split validation is required');
   });
 });
 

@@ -9,7 +9,7 @@
 // Variables (stable names, for checkpoints): `embedding/table`, `layer<ℓ>/<cell>/<weight>`
 // (e.g. `layer0/lstm/W_x`), `head/W_hy`, `head/b_y`.
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, glorotUniform, hashSeed, makeVariable, prefixed, Rng, ShapeError, type SetWeightsOptions } from '@attend/core';
+import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, glorotUniform, hashSeed, makeVariable, prefixed, Rng, ShapeError, sparseSoftmaxCrossEntropy, type SetWeightsOptions } from '@attend/core';
 import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind } from './cell.js';
 import { Embedding } from './embedding.js';
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sampling.js';
@@ -136,8 +136,7 @@ export class RNNLanguageModel {
       const V = this.config.vocabSize;
       const { logits, state } = this.logits(inputs, options);
       tf.dispose(state);
-      const logp = tf.logSoftmax(tf.reshape(logits, [B * T, V])); // [B·T, V]
-      const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(tf.reshape(targets, [B * T]), V), logp), 1)); // [B·T]
+      const nll = sparseSoftmaxCrossEntropy(tf.reshape(logits, [B * T, V]), tf.reshape(targets, [B * T])); // [B·T]
       if (!options.mask) return tf.mean(nll) as tf.Scalar;
       const m = tf.reshape(tf.cast(options.mask, 'float32'), [B * T]);
       return tf.div(tf.sum(tf.mul(nll, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;

@@ -10,30 +10,10 @@
 // Only the tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a
 // browser `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';
+import { tensorflowAvailable, type TFBackend } from '@attend/core';
 import { DerivedWeights, recordingGradients } from './derived-weights.js';
 
-interface TFBinding {
-  TF_ATTR_FLOAT: number;
-  TF_ATTR_BOOL: number;
-  TF_ATTR_TYPE: number;
-  TF_FLOAT: number;
-  TF_INT64: number;
-  createTensor(shape: number[], dtype: number, values: Int32Array | Float32Array): number;
-  deleteTensor(id: number): void;
-  executeOp(name: string, attrs: { name: string; type: number; value: unknown }[], inputIds: number[], numOutputs: number): unknown[];
-}
-interface TFBackend {
-  binding: TFBinding;
-  getInputTensorIds(tensors: tf.Tensor[]): number[];
-  createOutputTensor(metadata: unknown): tf.Tensor;
-}
-
-/** Whether the active backend is tfjs-node's, with its op-by-name binding. */
-export function tensorflowAvailable(): boolean {
-  if (tf.getBackend() !== 'tensorflow') return false;
-  const b = tf.backend() as unknown as Partial<TFBackend>;
-  return typeof b.binding?.executeOp === 'function' && typeof b.getInputTensorIds === 'function';
-}
+export { tensorflowAvailable };
 
 /** Runs TensorFlow op `name` with a leading int64 scalar input `seq_len_max` = T. */
 function execWithSeqLen(name: string, T: number, inputs: tf.Tensor[], numOutputs: number, extraAttrs: { name: string; type: number; value: unknown }[]): tf.Tensor[] {

@@ -2,8 +2,9 @@
 // Transformer uses ε = 0.1, Vaswani et al. 2017 §5.4) and a padding mask:
 //   loss_i = (1 − ε)·(−log p(y_i)) + ε·mean_v(−log p(v))      (PyTorch's CrossEntropyLoss(label_smoothing=ε))
 // averaged over the real (unmasked) positions. ε = 0 is plain negative log-likelihood in nats.
+// The per-position values and their gradient come from @attend/core's sparseSoftmaxCrossEntropy.
 import * as tf from '@tensorflow/tfjs-core';
-import { assertNumber, ShapeError } from '@attend/core';
+import { assertNumber, ShapeError, sparseSoftmaxCrossEntropy } from '@attend/core';
 
 export interface CrossEntropyOptions {
   /** ε in [0, 1) (default 0). */
@@ -21,9 +22,7 @@ export function crossEntropy(logits: tf.Tensor2D, targets: tf.Tensor1D, options:
   if (targets.dtype !== 'int32') throw new ShapeError(`crossEntropy: expected int32 targets, got ${targets.dtype}`);
   if (mask && mask.size !== N) throw new ShapeError(`crossEntropy: expected a mask with ${N} entries, got shape [${mask.shape.join(', ')}]`);
   return tf.tidy(() => {
-    const logp = tf.logSoftmax(logits); // [N, V]
-    let perToken = tf.neg(tf.sum(tf.mul(tf.oneHot(targets, V), logp), 1)); // [N]
-    if (labelSmoothing > 0) perToken = tf.add(tf.mul(perToken, 1 - labelSmoothing), tf.mul(tf.neg(tf.mean(logp, 1)), labelSmoothing)); // [N]
+    const perToken = sparseSoftmaxCrossEntropy(logits, targets, labelSmoothing); // [N], hand-written gradient
     if (!mask) return tf.mean(perToken) as tf.Scalar;
     const m = tf.reshape(tf.cast(tf.notEqual(mask, 0), 'float32'), [N]); // [N]
     return tf.div(tf.sum(tf.mul(perToken, m)), tf.maximum(tf.sum(m), 1)) as tf.Scalar;

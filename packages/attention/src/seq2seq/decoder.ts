@@ -101,23 +101,29 @@ export class Seq2SeqDecoder {
   /** One step: `ids` int32 `[B]` (the previous target tokens) → next-token logits, attention weights and the new state. `state` stays the caller's. */
   step(ids: tf.Tensor1D, state: DecoderState, memory: EncoderMemory, training = false): DecoderStepResult {
     return tf.tidy(() => {
-      const e = this.embedding.forward(ids) as tf.Tensor2D; // [B, E]
-      let y: tf.Tensor2D = state.feed ? tf.concat([e, state.feed], 1) : e; // [B, E (+ H)]
-      const h: tf.Tensor2D[] = [];
-      const c: tf.Tensor2D[] = [];
-      const top = this.rnn.layers.length - 1;
-      this.rnn.layers.forEach((layer, l) => {
-        const r = layer.step(y, state.rnn.c ? { h: [state.rnn.h[l]!], c: [state.rnn.c[l]!] } : { h: [state.rnn.h[l]!] });
-        h.push(r.state.h[0]!);
-        if (r.state.c) c.push(r.state.c[0]!);
-        y = l < top ? this.drop(r.y, training) : r.y; // [B, H]
-      });
-      const rnn: RNNState = state.rnn.c ? { h, c } : { h };
-      const { out, weights } = this.attend(y, memory);
+      const { out, weights, state: next } = this.attentionalStep(ids, state, memory, training);
       const logits = this.head(this.drop(out, training)); // [B, V]
-      const next: DecoderState = this.inputFeeding ? { rnn, feed: out } : { rnn };
       return weights ? { logits, weights, state: next } : { logits, state: next };
     });
+  }
+
+  /** A step up to h̃_t `[B, H]` (h_t without attention), before the output layer. Call inside a tidy. */
+  private attentionalStep(ids: tf.Tensor1D, state: DecoderState, memory: EncoderMemory, training: boolean): { out: tf.Tensor2D; weights?: tf.Tensor2D; state: DecoderState } {
+    const e = this.embedding.forward(ids) as tf.Tensor2D; // [B, E]
+    let y: tf.Tensor2D = state.feed ? tf.concat([e, state.feed], 1) : e; // [B, E (+ H)]
+    const h: tf.Tensor2D[] = [];
+    const c: tf.Tensor2D[] = [];
+    const top = this.rnn.layers.length - 1;
+    this.rnn.layers.forEach((layer, l) => {
+      const r = layer.step(y, state.rnn.c ? { h: [state.rnn.h[l]!], c: [state.rnn.c[l]!] } : { h: [state.rnn.h[l]!] });
+      h.push(r.state.h[0]!);
+      if (r.state.c) c.push(r.state.c[0]!);
+      y = l < top ? this.drop(r.y, training) : r.y; // [B, H]
+    });
+    const rnn: RNNState = state.rnn.c ? { h, c } : { h };
+    const { out, weights } = this.attend(y, memory);
+    const next: DecoderState = this.inputFeeding ? { rnn, feed: out } : { rnn };
+    return weights ? { out, weights, state: next } : { out, state: next };
   }
 
   /**
@@ -136,18 +142,21 @@ export class Seq2SeqDecoder {
         const logits = tf.reshape(this.head(this.drop(tf.reshape(out, [B * T, H]) as tf.Tensor2D, training)), [B, T, V]) as tf.Tensor3D; // [B, T, V]
         return weights ? { logits, weights } : { logits };
       }
+      // Input feeding makes the steps sequential up to h̃_t; the output layer then runs once over all
+      // T steps (one [B·T, H]·[H, V] matmul and one gradient for W_hy instead of T of each).
       const columns = tf.unstack(tgtIn, 1) as tf.Tensor1D[]; // T × [B]
-      const logits: tf.Tensor2D[] = [];
+      const outs: tf.Tensor2D[] = [];
       const weights: tf.Tensor2D[] = [];
       let state = initial;
       for (let t = 0; t < T; t++) {
-        const r = this.step(columns[t]!, state, memory, training);
-        logits.push(r.logits);
+        const r = this.attentionalStep(columns[t]!, state, memory, training);
+        outs.push(r.out);
         if (r.weights) weights.push(r.weights);
         state = r.state;
       }
-      const all = tf.stack(logits, 1) as tf.Tensor3D; // [B, T, V]
-      return weights.length > 0 ? { logits: all, weights: tf.stack(weights, 1) as tf.Tensor3D } : { logits: all }; // weights [B, T, S]
+      const out = tf.reshape(tf.stack(outs, 1), [B * T, H]) as tf.Tensor2D; // [B·T, H]
+      const logits = tf.reshape(this.head(this.drop(out, training)), [B, T, V]) as tf.Tensor3D; // [B, T, V]
+      return weights.length > 0 ? { logits, weights: tf.stack(weights, 1) as tf.Tensor3D } : { logits }; // weights [B, T, S]
     });
   }
 

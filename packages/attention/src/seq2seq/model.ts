@@ -18,7 +18,7 @@
 // `attention/W` (general) or `attention/W1`, `W2`, `v` (additive), `attention/W_c` (not with
 // attention 'none'), `head/W_hy`, `head/b_y`.
 import * as tf from '@tensorflow/tfjs-core';
-import { assignWeights, configure, countParams, prefixed, ShapeError, type SetWeightsOptions } from '@attend/core';
+import { assignWeights, configure, countParams, prefixed, ShapeError, sparseSoftmaxCrossEntropy, type SetWeightsOptions } from '@attend/core';
 import { beamSearch, type BeamSearchOptions, type BeamSearchResult } from './beam.js';
 import { Bridge } from './bridge.js';
 import { resolveSeq2SeqConfig, SEQ2SEQ_SPECIALS, type Seq2SeqConfig } from './config.js';
@@ -127,8 +127,7 @@ export class Seq2Seq implements StepModel {
       const V = this.config.tgtVocab;
       const { logits, weights } = this.logits(src, srcMask, tgtIn, options);
       if (weights) weights.dispose();
-      const logp = tf.logSoftmax(tf.reshape(logits, [B * T, V])); // [B·T, V]
-      const nll = tf.neg(tf.sum(tf.mul(tf.oneHot(tf.reshape(tgtOut, [B * T]), V), logp), 1)); // [B·T]
+      const nll = sparseSoftmaxCrossEntropy(tf.reshape(logits, [B * T, V]), tf.reshape(tgtOut, [B * T])); // [B·T]
       const m = tf.cast(tf.notEqual(tgtMask ?? tgtOut, tgtMask ? 0 : SEQ2SEQ_SPECIALS.pad), 'float32'); // [B, T]
       return tf.mul(tf.reshape(nll, [B, T]), m) as tf.Tensor2D;
     });
