@@ -1,14 +1,15 @@
 // `pnpm bench rnn`: training throughput (characters/s) of one char-RNN language model step —
 // embedding 64, one recurrent layer of 256 units, linear head over 65 characters, batch 32 × 100
 // characters, Adam — for `tf.layers.lstm` (tfjs-layers), our composite path (autodiff through the
-// per-step ops: the reference), and our default path (hand-written BPTT; TensorFlow's BlockLSTM on
-// the tensorflow backend), on every backend that loads here; with PyTorch on CPU as the baseline
-// measured in the same run (ATTEND_BENCH_PYTHON, else python3; "skipped: no torch" otherwise), on
-// the CPU with 2 threads, or on the GPU with `--device cuda` (cuDNN).
+// per-step ops: the reference), and our default path (hand-written BPTT; TensorFlow's BlockLSTM or
+// GRUBlockCell on the tensorflow backend, with the hand-written BPTT beside it), on every backend
+// that loads here; with PyTorch on CPU as the baseline measured in the same run (ATTEND_BENCH_PYTHON,
+// else python3; "skipped: no torch" otherwise), on the CPU with 2 threads, or on the GPU with
+// `--device cuda` (cuDNN).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ConfigError, Rng } from '@attend/core';
-import { RNNLanguageModel, setHandWrittenBackward, type CellKind } from '@attend/recurrent';
+import { RNNLanguageModel, setHandWrittenBackward, setTensorflowSequenceOps, type CellKind } from '@attend/recurrent';
 import { onEachBackend } from './backends.js';
 import { runPytorch, TORCH_DEVICES, type TorchDevice } from './pytorch.js';
 import { median, ratio, table } from './timing.js';
@@ -58,8 +59,9 @@ function timeSteps(o: RnnBenchOptions, step: () => tf.Scalar): number {
   return median(times);
 }
 
-function benchOurs(o: RnnBenchOptions, handWritten: boolean): number {
+function benchOurs(o: RnnBenchOptions, handWritten: boolean, tensorflowOps = true): number {
   const before = setHandWrittenBackward(handWritten);
+  const beforeOps = setTensorflowSequenceOps(tensorflowOps);
   const model = new RNNLanguageModel({ cell: o.cell, vocabSize: o.vocab, embed: o.embed, hidden: o.hidden, layers: 1, seed: 0 });
   const opt = tf.train.adam(2e-3);
   const { x, y } = batch(o, new Rng(0));
@@ -68,6 +70,7 @@ function benchOurs(o: RnnBenchOptions, handWritten: boolean): number {
     return timeSteps(o, () => opt.minimize(() => model.loss(x, y, { training: true }), true, vars)!);
   } finally {
     setHandWrittenBackward(before);
+    setTensorflowSequenceOps(beforeOps);
     model.dispose();
     opt.dispose();
     tf.dispose([x, y]);
@@ -119,10 +122,13 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
   // (Its 2-thread step is sensitive to anything else using the CPU: up to 15× slower measured here.)
   const torch = benchPytorch(o);
   const skipped = await onEachBackend(o.backends, (c) => {
+    // On tfjs-node the LSTM and the taught GRU default to TensorFlow's fused ops; the hand-written BPTT is shown beside them.
+    const tfOp = c.name === 'tensorflow' ? { lstm: 'TF BlockLSTM', gru: 'TF GRUBlockCell', rnn: undefined }[o.cell] : undefined;
     const impls: [string, () => number][] = [
       [`tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
-      [`Attend default (${o.cell === 'lstm' && c.name === 'tensorflow' ? 'TF BlockLSTM' : 'hand-written BPTT'})`, () => benchOurs(o, true)],
+      ...(tfOp ? [['Attend hand-written BPTT', () => benchOurs(o, true, false)] as [string, () => number]] : []),
+      [`Attend default (${tfOp ?? 'hand-written BPTT'})`, () => benchOurs(o, true)],
     ];
     for (const [impl, run] of impls) {
       const seconds = run();

@@ -9,6 +9,7 @@ export {
   RNNLayer,
   DEFAULT_RNN_LAYER,
   setHandWrittenBackward,
+  setTensorflowSequenceOps,
   createCell,
   type RNNLayerConfig,
   type SequenceLayer,

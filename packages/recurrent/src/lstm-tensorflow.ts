@@ -10,7 +10,7 @@
 // Only the tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a
 // browser `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';
-import { tensorflowAvailable, type TFBackend } from '@attend/core';
+import { runTensorflowOp, tensorflowAvailable, type TFBackend } from '@attend/core';
 import { DerivedWeights, recordingGradients } from './derived-weights.js';
 
 export { tensorflowAvailable };
@@ -174,3 +174,92 @@ export function gruStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor2
   tf.dispose([t[0]!, t[1]!, t[2]!]);
   return t[3] as tf.Tensor2D;
 }
+
+/**
+ * The taught GRU over a whole sequence on the tensorflow backend, for training: one GRUBlockCell op
+ * per timestep forward and one GRUBlockCellGrad per timestep backward (TensorFlow's fused GRU cell
+ * and its gradient, the kernels behind tf.raw_ops.GRUBlockCell / GRUBlockCellGrad), with the weight
+ * gradients of all T steps in two matmuls after the loop:
+ *   ∂w_ru = Σ_t [x_t, h_{t−1}]ᵀ·∂[r̄, ū]_t        ∂w_c = Σ_t [x_t, r_t ⊙ h_{t−1}]ᵀ·∂c̄_t
+ * (TensorFlow's own Python gradient of GRUBlockCell does the same per step). x `[B, T, D]`, W_x
+ * `[D, 3H]`, W_h `[H, 3H]`, b `[3H]` (gate blocks r, z, n), h0 `[B, H]` → `{ hs [B, T, H], h [B, H] }`.
+ * Differentiable w.r.t. all five inputs. Unmasked only.
+ */
+export function gruLayerTensorflow(x: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const [B, T, H] = [x.shape[0], x.shape[1], W_h.shape[0]];
+    const hs = blockGru(x, W_x, W_h, b, h0) as tf.Tensor3D; // [B, T, H]
+    return { hs, h: tf.reshape(tf.slice(hs, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D };
+  });
+}
+
+const blockGru = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, W_x, W_h, b, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+  const [, T, D] = x.shape;
+  const H = W_h.shape[0];
+  const attrs = (bind: TFBackend['binding']) => [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }];
+  // w_ru `[D + H, 2H]` = [W_r, −W_z] and b_ru `[2H]`: TensorFlow's u = σ(ū) weights the OLD state,
+  // ours z the new candidate, so ū = −z̄. w_c `[D + H, H]`, b_c `[H]`: the candidate's.
+  const [wr, wz, wn] = tf.split(tf.concat([W_x, W_h], 0), 3, 1) as tf.Tensor2D[];
+  const [br, bz, bn] = tf.split(b, 3, 0) as tf.Tensor1D[];
+  const w_ru = tf.concat([wr!, tf.neg(wz!)], 1);
+  const b_ru = tf.concat([br!, tf.neg(bz!)], 0);
+  const xs = tf.unstack(x, 1) as tf.Tensor2D[]; // T × [B, D]
+  const rs: tf.Tensor[] = [];
+  const us: tf.Tensor[] = [];
+  const cs: tf.Tensor[] = [];
+  const hs: tf.Tensor[] = [];
+  let h: tf.Tensor = h0;
+  for (let t = 0; t < T; t++) {
+    // Inputs: x, h_prev, w_ru, w_c, b_ru, b_c. Outputs: r, u, c, h.
+    const [r, u, c, hNext] = runTensorflowOp('GRUBlockCell', [xs[t]!, h, w_ru, wn!, b_ru, bn!], attrs, 4);
+    rs.push(r!);
+    us.push(u!);
+    cs.push(c!);
+    hs.push(hNext!);
+    h = hNext!;
+  }
+  save([x, h0, w_ru, wn!, b_ru, bn!, ...rs, ...us, ...cs, ...hs]);
+  const value = tf.stack(hs, 1); // [B, T, H]
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    const [sx, sh0, sw_ru, sw_c, sb_ru, sb_c] = saved as tf.Tensor2D[];
+    const r = saved.slice(6, 6 + T);
+    const u = saved.slice(6 + T, 6 + 2 * T);
+    const c = saved.slice(6 + 2 * T, 6 + 3 * T);
+    const hPrev = [sh0!, ...saved.slice(6 + 3 * T, 6 + 4 * T - 1)]; // h_{t−1} for t = 0 … T − 1
+    const sxs = tf.unstack(sx!, 1) as tf.Tensor2D[]; // T × [B, D]
+    const dys = tf.unstack(dy, 1); // T × [B, H]
+    const dxs: tf.Tensor[] = new Array(T);
+    const dcs: tf.Tensor[] = new Array(T);
+    const drus: tf.Tensor[] = new Array(T);
+    let dh: tf.Tensor | undefined;
+    for (let t = T - 1; t >= 0; t--) {
+      const dht = dh ? tf.add(dys[t]!, dh) : dys[t]!; // [B, H]
+      // Inputs: x, h_prev, w_ru, w_c, b_ru, b_c, r, u, c, d_h. Outputs: d_x, d_h_prev, d_c_bar, d_r_bar_u_bar.
+      const [dx, dhPrev, dc, dru] = runTensorflowOp('GRUBlockCellGrad', [sxs[t]!, hPrev[t]!, sw_ru!, sw_c!, sb_ru!, sb_c!, r[t]!, u[t]!, c[t]!, dht], attrs, 4);
+      dxs[t] = dx!;
+      dcs[t] = dc!;
+      drus[t] = dru!;
+      dh = dhPrev!;
+    }
+    const xAll = tf.concat(sxs, 0); // [T·B, D]
+    const hAll = tf.concat(hPrev, 0); // [T·B, H]
+    const rhAll = tf.mul(tf.concat(r, 0), hAll); // [T·B, H]: r_t ⊙ h_{t−1}
+    const dRU = tf.concat(drus, 0); // [T·B, 2H]
+    const dC = tf.concat(dcs, 0); // [T·B, H]
+    const dw_ru = tf.matMul(tf.concat([xAll, hAll], 1), dRU, true, false); // [D + H, 2H]
+    const dw_c = tf.matMul(tf.concat([xAll, rhAll], 1), dC, true, false); // [D + H, H]
+    const db_ru = tf.sum(dRU, 0); // [2H]
+    const db_c = tf.sum(dC, 0); // [H]
+    // Back to ours: r as it is, z negated, n = the candidate's.
+    const dW = tf.concat([tf.slice(dw_ru, [0, 0], [D + H, H]), tf.neg(tf.slice(dw_ru, [0, H], [D + H, H])), dw_c], 1); // [D + H, 3H]
+    return [
+      tf.stack(dxs, 1), // [B, T, D]
+      tf.slice(dW, [0, 0], [D, 3 * H]),
+      tf.slice(dW, [D, 0], [H, 3 * H]),
+      tf.concat([tf.slice(db_ru, [0], [H]), tf.neg(tf.slice(db_ru, [H], [H])), db_c], 0),
+      dh!,
+    ];
+  };
+  return { value, gradFunc };
+}) as Parameters<typeof tf.customGrad>[0]);

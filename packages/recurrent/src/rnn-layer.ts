@@ -13,7 +13,7 @@ import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
 import { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
-import { gruStepTensorflow, lstmLayerTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './lstm-tensorflow.js';
+import { gruLayerTensorflow, gruStepTensorflow, lstmLayerTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './lstm-tensorflow.js';
 import { rnnSequence } from './rnn-sequence.js';
 
 let useHandWrittenBackward = true;
@@ -25,6 +25,18 @@ let useHandWrittenBackward = true;
 export function setHandWrittenBackward(on: boolean): boolean {
   const before = useHandWrittenBackward;
   useHandWrittenBackward = on;
+  return before;
+}
+
+let useTensorflowOps = true;
+/**
+ * Turns TensorFlow's fused sequence ops on tfjs-node (BlockLSTM for the LSTM, GRUBlockCell and its
+ * gradient for the taught GRU) on or off (default on); off, those cells take the hand-written BPTT
+ * there too (for benchmarks and tests). Returns the previous setting.
+ */
+export function setTensorflowSequenceOps(on: boolean): boolean {
+  const before = useTensorflowOps;
+  useTensorflowOps = on;
   return before;
 }
 import { SimpleRNNCell } from './simple-rnn.js';
@@ -209,15 +221,16 @@ export class RNNLayer implements SequenceLayer {
 
   /**
    * The sequence on a fast path with its own backward pass, where the cell has one: TensorFlow's fused
-   * BlockLSTM on tfjs-node (./lstm-tensorflow.ts; unmasked only), else the hand-written BPTT of the
+   * BlockLSTM or GRUBlockCell (the taught GRU) on tfjs-node (./lstm-tensorflow.ts; unmasked only), else the hand-written BPTT of the
    * vanilla RNN (./rnn-sequence.ts), the LSTM (./lstm-sequence.ts) or either GRU (./gru-sequence.ts),
    * masked or not. Undefined (a cell of another class): use the time loop.
    */
   private wholeSequence(x: tf.Tensor3D, s0: CellState, mask?: tf.Tensor2D): { hs: tf.Tensor3D; last: CellState } | undefined {
     const cell = this.cell;
+    const tensorflow = useTensorflowOps && !mask && tensorflowAvailable();
     if (cell instanceof LSTMCell) {
       const r =
-        tensorflowAvailable() && !mask
+        tensorflow
           ? lstmLayerTensorflow(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, s0.h, s0.c!)
           : lstmSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, s0.c!, mask);
       return { hs: r.hs, last: { h: r.h, c: r.c } };
@@ -226,7 +239,9 @@ export class RNNLayer implements SequenceLayer {
     if (cell instanceof GRUCell) {
       r = cell.resetAfter
         ? gruResetAfterSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, cell.b_h as tf.Tensor1D, s0.h, mask)
-        : gruSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, mask);
+        : tensorflow
+          ? gruLayerTensorflow(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, s0.h)
+          : gruSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, mask);
     } else if (cell instanceof SimpleRNNCell) {
       r = rnnSequence(this.projectAll(x), cell.W_hh as tf.Tensor2D, s0.h, cell.activation, mask);
     }

@@ -1,14 +1,14 @@
 // TensorFlow's fused BlockLSTM/BlockLSTMGrad (lstmLayerTensorflow) against autodiff through the
 // per-step ops, on the tensorflow backend (tfjs-node), where masked LSTMs take the hand-written
-// path instead. Skipped, with the reason printed, where tfjs-node is not built; CI builds it
+// path instead; the same for the taught GRU through GRUBlockCell / GRUBlockCellGrad. Skipped, with the reason printed, where tfjs-node is not built; CI builds it
 // (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@attend/core/node';
-import { lstmLayerTensorflow, tensorflowAvailable } from '../src/lstm-tensorflow.js';
+import { gruLayerTensorflow, lstmLayerTensorflow, tensorflowAvailable } from '../src/lstm-tensorflow.js';
 import { GRUCell } from '../src/gru.js';
 import { LSTMCell } from '../src/lstm.js';
-import { RNNLayer, setHandWrittenBackward } from '../src/rnn-layer.js';
+import { RNNLayer, setHandWrittenBackward, setTensorflowSequenceOps } from '../src/rnn-layer.js';
 
 const B = 3;
 const T = 5;
@@ -170,5 +170,95 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([r, ref, x, h0]);
     layer.dispose();
+  });
+});
+
+describe('gruLayerTensorflow (GRUBlockCell / GRUBlockCellGrad per step)', () => {
+  /** The taught GRU's own step, autodiff: the reference. */
+  function reference(x: tf.Tensor3D, cell: GRUCell, h0: tf.Tensor2D) {
+    let h = h0;
+    const hs: tf.Tensor2D[] = [];
+    const step = cell.stepper();
+    for (const xt of tf.unstack(x, 1) as tf.Tensor2D[]) {
+      h = step(cell.projectInput(xt), { h }).h;
+      hs.push(h);
+    }
+    return { hs: tf.stack(hs, 1) as tf.Tensor3D, h };
+  }
+  const weight = () => tf.sin(tf.reshape(tf.range(0, B * T * H), [B, T, H]));
+
+  it('computes the same outputs and gradients (x, W_x, W_h, b, h0) as the step-by-step cell, with non-zero biases', (ctx) => {
+    if (skip) return ctx.skip();
+    const cell = new GRUCell({ inputSize: D, hidden: H, seed: 7 });
+    cell.b.assign(tf.randomNormal([3 * H], 0, 0.5, 'float32', 21) as tf.Tensor1D); // the z block's sign matters
+    const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 22) as tf.Tensor3D;
+    const h0 = tf.randomNormal([B, H], 0, 0.5, 'float32', 23) as tf.Tensor2D;
+    const w = weight();
+    const fused = (xx: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, hh: tf.Tensor2D) => gruLayerTensorflow(xx, W_x, W_h, b, hh);
+    const a = fused(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, h0);
+    const r = reference(x, cell, h0);
+    expect(maxDiff(a.hs, r.hs)).toBeLessThan(1e-5);
+    expect(maxDiff(a.h, r.h)).toBeLessThan(1e-5);
+    const lossOf = (o: { hs: tf.Tensor3D; h: tf.Tensor2D }) => tf.add(tf.sum(tf.mul(o.hs, w)), tf.sum(tf.mul(o.h, 0.7))) as tf.Scalar;
+    const inputsOf = [x, cell.W_x, cell.W_h, cell.b, h0] as tf.Tensor[];
+    const ga = tf.grads((...v: tf.Tensor[]) => lossOf(fused(v[0] as tf.Tensor3D, v[1] as tf.Tensor2D, v[2] as tf.Tensor2D, v[3] as tf.Tensor1D, v[4] as tf.Tensor2D)))(inputsOf);
+    // The reference differentiates through the cell's variables: rebuild it from plain tensors.
+    const refLoss = (...v: tf.Tensor[]) => {
+      const [xx, W_x, W_h, b, hh] = v as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D];
+      let h = hh;
+      const hs: tf.Tensor2D[] = [];
+      for (const xt of tf.unstack(xx, 1) as tf.Tensor2D[]) {
+        const [xr, xz, xn] = tf.split(tf.add(tf.matMul(xt, W_x), b), 3, 1);
+        const [Wr, Wz, Wn] = tf.split(W_h, 3, 1);
+        const rg = tf.sigmoid(tf.add(xr!, tf.matMul(h, Wr!)));
+        const z = tf.sigmoid(tf.add(xz!, tf.matMul(h, Wz!)));
+        const n = tf.tanh(tf.add(xn!, tf.matMul(tf.mul(rg, h), Wn!)));
+        h = tf.add(tf.mul(tf.sub(1, z), h), tf.mul(z, n)) as tf.Tensor2D;
+        hs.push(h);
+      }
+      return lossOf({ hs: tf.stack(hs, 1) as tf.Tensor3D, h });
+    };
+    const gb = tf.grads(refLoss)(inputsOf);
+    ga.forEach((g, k) => {
+      expect(g.shape, `input ${k}`).toEqual(gb[k]!.shape);
+      expect(maxDiff(g, gb[k]!), `input ${k}`).toBeLessThan(1e-4);
+    });
+    tf.dispose([a, r, ga, gb, x, h0, w]);
+    cell.dispose();
+  });
+
+  it('RNNLayer picks it for unmasked taught GRUs (no per-step BatchMatMul), agreeing with the hand-written path; masked ones stay hand-written', async (ctx) => {
+    if (skip) return ctx.skip();
+    const layer = new RNNLayer(new GRUCell({ inputSize: D, hidden: H, seed: 8 }));
+    const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 24) as tf.Tensor3D;
+    const f = () => tf.sum(tf.mul(layer.forward(x).output, tf.sin(tf.reshape(tf.range(0, B * T * H), [B, T, H])))) as tf.Scalar;
+    const prof = await tf.profile(() => tf.dispose(layer.forward(x)));
+    const names = prof.kernels.map((k) => k.name);
+    expect(names.filter((n) => n === 'BatchMatMul').length).toBeLessThanOrEqual(1); // the input projection at most
+    const fused = tf.variableGrads(f);
+    const before = setTensorflowSequenceOps(false);
+    const hand = tf.variableGrads(f);
+    setTensorflowSequenceOps(before);
+    expect(Math.abs(fused.value.dataSync()[0]! - hand.value.dataSync()[0]!)).toBeLessThan(1e-4);
+    for (const k of Object.keys(hand.grads)) expect(maxDiff(fused.grads[k]!, hand.grads[k]!), k).toBeLessThan(1e-4);
+    const mask = tf.tensor2d([[1, 1, 1, 1, 1], [1, 1, 1, 0, 0], [1, 0, 0, 0, 0]]);
+    const masked = await tf.profile(() => tf.dispose(layer.forward(x, { mask })));
+    expect(masked.kernels.map((k) => k.name).filter((n) => n === 'BatchMatMul').length).toBeGreaterThan(T); // per-step matmuls: the hand-written path
+    tf.dispose([fused.value, fused.grads, hand.value, hand.grads, x, mask]);
+    layer.dispose();
+  });
+
+  it('leaks no tensors', (ctx) => {
+    if (skip) return ctx.skip();
+    const cell = new GRUCell({ inputSize: D, hidden: H, seed: 9 });
+    const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 25) as tf.Tensor3D;
+    const h0 = tf.zeros([B, H]) as tf.Tensor2D;
+    const run = () => tf.dispose(tf.grads((xx: tf.Tensor, hh: tf.Tensor) => tf.sum(gruLayerTensorflow(xx as tf.Tensor3D, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, hh as tf.Tensor2D).hs))([x, h0]));
+    run();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) run();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([x, h0]);
+    cell.dispose();
   });
 });

@@ -144,7 +144,10 @@ export interface DecoderOptions {
   memory?: tf.Tensor3D;
   /** `[B, S]` source padding mask. */
   memoryMask?: tf.Tensor2D;
-  /** `[B, T]` target padding mask (keys); causality is always applied. */
+  /**
+   * `[B, P + T]` target padding mask over the keys (1 = real): with a cache of P positions it covers
+   * the cached ones too (`[B, T]` without a cache). Causality is always applied.
+   */
   selfMask?: tf.Tensor;
   /** Continue from this cache: the positions of `x` come after `cache.length` earlier ones. Stays yours. */
   cache?: DecoderCache;
@@ -194,6 +197,14 @@ export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
     if (this.config.crossAttention && !memory && !cache?.memory) throw new ConfigError('TransformerDecoder.apply: pass memory (the encoder output) or a cache started with it');
     if (cache && cache.self.length !== this.layers.length) {
       throw new ShapeError(`TransformerDecoder.apply: expected a cache with ${this.layers.length} layers, got ${cache.self.length}`);
+    }
+    // The self-attention keys are the cached positions and the new ones: a 2-D mask covers them all.
+    const [B, T] = x.shape;
+    const keys = (cache?.length ?? 0) + T;
+    if (selfMask !== undefined && (!(selfMask instanceof tf.Tensor) || selfMask.rank !== 2 || selfMask.shape[0] !== B || selfMask.shape[1] !== keys)) {
+      const got = selfMask instanceof tf.Tensor ? `[${selfMask.shape.join(', ')}]` : typeof selfMask;
+      const why = cache && cache.length > 0 ? ` (the ${cache.length} cached positions and the ${T} new ones)` : '';
+      throw new ShapeError(`TransformerDecoder.apply: expected selfMask of shape [${B}, ${keys}]${why}, 1 = real token, got ${got}`);
     }
     return tidy(() => {
       const memoryKV = this.config.crossAttention ? (cache?.memory ?? this.layers.map((l) => l.projectMemory(memory!))) : null;

@@ -168,6 +168,38 @@ describe.each(['post', 'pre'] as NormPlacement[])('cache: TransformerDecoder wit
   });
 });
 
+describe('cache: TransformerDecoder with a target padding mask', () => {
+  it('chunks with selfMask over all keys so far ([B, P + T]) equal the full masked pass; a mask over the new positions only is a clear error', () => {
+    const B = 2;
+    const T = 5;
+    const dec = new TransformerDecoder({ dModel: 8, heads: 2, layers: 2, dropout: 0, norm: 'post', crossAttention: false, seed: 6 });
+    const x = randn([B, T, 8], 7) as tf.Tensor3D;
+    const selfMask = lengthsMask([5, 3], T); // the second sentence: 3 real tokens, 2 padding
+    const full = dec.apply(x, { selfMask });
+    let cache = dec.startCache();
+    let at = 0;
+    for (const n of [2, 3]) {
+      const xi = sliceTime(x, at, n);
+      const m = tf.slice(selfMask, [0, 0], [B, at + n]) as tf.Tensor2D; // [B, P + T]
+      if (at > 0) {
+        const short = tf.slice(selfMask, [0, at], [B, n]);
+        expect(() => dec.apply(xi, { cache, selfMask: short })).toThrow(`expected selfMask of shape [2, ${at + n}] (the ${at} cached positions and the ${n} new ones), 1 = real token, got [2, ${n}]`);
+        short.dispose();
+      }
+      const r = dec.apply(xi, { cache, selfMask: m });
+      // Real positions only: a padded query's output is not used by anything.
+      expectClose(tf.slice(r.output, [0, 0, 0], [1, n, 8]), tf.slice(full.output, [0, at, 0], [1, n, 8]), 1e-5, `sentence 1, chunk at ${at}`);
+      const real = Math.max(0, Math.min(n, 3 - at));
+      if (real > 0) expectClose(tf.slice(r.output, [1, 0, 0], [1, real, 8]), tf.slice(full.output, [1, at, 0], [1, real, 8]), 1e-5, `sentence 2, chunk at ${at}`);
+      free([xi, m, cache, r.output, r.selfWeights, r.crossWeights]);
+      cache = r.cache;
+      at += n;
+    }
+    free([x, selfMask, full, cache]);
+    dec.dispose();
+  });
+});
+
 describe('cache: decoder-only TransformerDecoder', () => {
   it('startCache() with no memory, then one position per call, equals the full pass', () => {
     const dec = new TransformerDecoder({ dModel: 8, heads: 2, layers: 2, dropout: 0, norm: 'pre', crossAttention: false, seed: 4 });
