@@ -13,7 +13,7 @@
 // j ≤ i, top-left aligned). Masked keys get weight exactly 0; a fully masked row gives context 0 and
 // lse −∞ (log of an empty sum), and gradient 0.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, ShapeError } from '@attend/core';
+import { ConfigError, cpuArrayIO, ShapeError, wasmArrayIO, type KernelArrayIO } from '@attend/core';
 import { scaledDotProductAttention } from './scaled-dot.js';
 
 export const FUSED_ATTENTION = 'AttendFusedAttention';
@@ -159,45 +159,7 @@ function backwardJs(
 // ---------------------------------------------------------------------------------------------
 // cpu and wasm kernels.
 
-/** What the kernels need from a backend: a way to read an input and to make a filled output. */
-interface ArrayIO {
-  read(t: tf.TensorInfo): ArrayLike<number>;
-  /** Allocates the outputs, then fills them (reads happen after allocating: a wasm heap may move). */
-  outputs(shapes: number[][], fill: (arrays: Float32Array[]) => void): tf.TensorInfo[];
-}
-
-function cpuIO(backend: unknown): ArrayIO {
-  const be = backend as {
-    data: { get(id: object): { values: ArrayLike<number> } };
-    makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
-  };
-  return {
-    read: (t) => be.data.get(t.dataId).values,
-    outputs(shapes, fill) {
-      const arrays = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-      fill(arrays);
-      return shapes.map((s, i) => be.makeTensorInfo(s, 'float32', arrays[i]!));
-    },
-  };
-}
-
-function wasmIO(backend: unknown): ArrayIO {
-  const be = backend as {
-    makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
-    typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
-  };
-  return {
-    read: (t) => be.typedArrayFromHeap(t),
-    outputs(shapes, fill) {
-      const infos = shapes.map((s) => be.makeOutput(s, 'float32'));
-      // Views only after every makeOutput: allocating can grow (and detach) the wasm memory.
-      fill(infos.map((t) => be.typedArrayFromHeap(t) as Float32Array));
-      return infos;
-    },
-  };
-}
-
-function forwardKernel(io: (backend: unknown) => ArrayIO): tf.KernelFunc {
+function forwardKernel(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
   return ((args: Args) => {
     const { q, k, v, mask } = args.inputs as Record<string, tf.TensorInfo>;
     const { causal, scale } = args.attrs as unknown as FusedAttentionAttrs;
@@ -209,7 +171,7 @@ function forwardKernel(io: (backend: unknown) => ArrayIO): tf.KernelFunc {
   }) as tf.KernelFunc;
 }
 
-function gradKernel(io: (backend: unknown) => ArrayIO): tf.KernelFunc {
+function gradKernel(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
   return ((args: Args) => {
     const { q, k, v, mask, context, lse, dContext, dLse } = args.inputs as Record<string, tf.TensorInfo>;
     const { causal, scale } = args.attrs as unknown as FusedAttentionAttrs;
@@ -516,10 +478,10 @@ const fusedAttentionGradConfig: tf.GradConfig = {
 /** Registers the kernels (cpu, wasm, webgpu) and the gradient where missing; safe to call more than once. */
 export function registerFusedAttention(): void {
   const kernels: [string, string, tf.KernelFunc][] = [
-    [FUSED_ATTENTION, 'cpu', forwardKernel(cpuIO)],
-    [FUSED_ATTENTION_GRAD, 'cpu', gradKernel(cpuIO)],
-    [FUSED_ATTENTION, 'wasm', forwardKernel(wasmIO)],
-    [FUSED_ATTENTION_GRAD, 'wasm', gradKernel(wasmIO)],
+    [FUSED_ATTENTION, 'cpu', forwardKernel(cpuArrayIO)],
+    [FUSED_ATTENTION_GRAD, 'cpu', gradKernel(cpuArrayIO)],
+    [FUSED_ATTENTION, 'wasm', forwardKernel(wasmArrayIO)],
+    [FUSED_ATTENTION_GRAD, 'wasm', gradKernel(wasmArrayIO)],
     [FUSED_ATTENTION, 'webgpu', webgpuForward as unknown as tf.KernelFunc],
     [FUSED_ATTENTION_GRAD, 'webgpu', webgpuGrad as unknown as tf.KernelFunc],
   ];

@@ -52,3 +52,13 @@ export { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
 export { rnnSequence } from './rnn-sequence.js';
 export { orthogonal, orthogonalBlocks } from './init.js';
 export { glorotUniform, type SetWeightsOptions } from '@attend/core';
+export {
+  FUSED_LSTM_BACKENDS,
+  FUSED_LSTM_MODES,
+  LSTM_SEQUENCE,
+  LSTM_SEQUENCE_GRAD,
+  fusedLstmAvailable,
+  registerFusedLstm,
+  setFusedLstmMode,
+  type FusedLstmMode,
+} from './fused-lstm.js';

@@ -1,0 +1,44 @@
+// Typed-array access for kernels written in plain JS and registered on the `cpu` and `wasm` backends
+// (tf.registerKernel): read an input's values, allocate the outputs and fill them in place. Used by
+// @attend/attention's fused attention and @attend/recurrent's fused LSTM sequence.
+import type * as tf from '@tensorflow/tfjs-core';
+
+/** What a plain-JS kernel needs from a backend: a way to read an input and to make filled outputs. */
+export interface KernelArrayIO {
+  read(t: tf.TensorInfo): ArrayLike<number>;
+  /** Allocates float32 outputs of these shapes, then fills them (reads happen after allocating: a wasm heap may move). */
+  outputs(shapes: number[][], fill: (arrays: Float32Array[]) => void): tf.TensorInfo[];
+}
+
+/** The cpu backend's arrays (tfjs-backend-cpu). */
+export function cpuArrayIO(backend: unknown): KernelArrayIO {
+  const be = backend as {
+    data: { get(id: object): { values: ArrayLike<number> } };
+    makeTensorInfo(shape: number[], dtype: tf.DataType, values: Float32Array): tf.TensorInfo;
+  };
+  return {
+    read: (t) => be.data.get(t.dataId).values,
+    outputs(shapes, fill) {
+      const arrays = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+      fill(arrays);
+      return shapes.map((s, i) => be.makeTensorInfo(s, 'float32', arrays[i]!));
+    },
+  };
+}
+
+/** Views of the wasm backend's heap (tfjs-backend-wasm). */
+export function wasmArrayIO(backend: unknown): KernelArrayIO {
+  const be = backend as {
+    makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
+    typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
+  };
+  return {
+    read: (t) => be.typedArrayFromHeap(t),
+    outputs(shapes, fill) {
+      const infos = shapes.map((s) => be.makeOutput(s, 'float32'));
+      // Views only after every makeOutput: allocating can grow (and detach) the wasm memory.
+      fill(infos.map((t) => be.typedArrayFromHeap(t) as Float32Array));
+      return infos;
+    },
+  };
+}
