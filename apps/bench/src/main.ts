@@ -58,6 +58,8 @@ if (!name || name === '--help' || name === '-h') {
 } else if (!BENCHES[name]) {
   console.error(`bench: unknown benchmark "${name}"\n\n${usage()}`);
   process.exitCode = 2;
+} else if (process.argv.slice(3).some((a) => a === '--help' || a === '-h')) {
+  console.log(`Usage: pnpm bench ${name} [options]\n\n  ${BENCHES[name].summary}\n\nResults are printed and written to bench-results/ as JSON.`);
 } else {
   let result: Awaited<ReturnType<(typeof BENCHES)[string]['run']>>;
   try {
