@@ -17,8 +17,10 @@
 //             dh = dh'⊙(1 − z) + dhp·W_hᵀ;  dxp_t = [dr̂, dẑ, dn̂]
 //             dW_h = Σ_t hᵀ dhp;  db_h = Σ_t Σ_batch dhp
 // (the weight gradients one matmul / one sum each over all timesteps at the end). With a mask,
-// padded steps carry the state through (./sequence-mask.ts). Used by RNNLayer for every GRU.
+// padded steps carry the state through (./sequence-mask.ts). Used by RNNLayer for every GRU (the
+// taught one as one registered kernel each way where that wins: ./fused-sequence.ts).
 import * as tf from '@tensorflow/tfjs-core';
+import { fusedGruPacked, fusedSequenceAvailable } from './fused-sequence.js';
 import { carry, maskOutput, splitArgs, timeMajorMask, unpackSequence } from './sequence-mask.js';
 
 /**
@@ -27,7 +29,9 @@ import { carry, maskOutput, splitArgs, timeMajorMask, unpackSequence } from './s
  */
 export function gruSequence(xp: tf.Tensor3D, W_h: tf.Tensor2D, h0: tf.Tensor2D, mask?: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D } {
   return tf.tidy(() => {
-    const packed = (mask ? gruPacked(xp, W_h, h0, timeMajorMask(mask)) : gruPacked(xp, W_h, h0)) as tf.Tensor3D; // [B, T + 1, H]
+    const packed = fusedSequenceAvailable()
+      ? fusedGruPacked(xp, W_h, h0, mask) // one registered kernel each way (./fused-sequence.ts)
+      : ((mask ? gruPacked(xp, W_h, h0, timeMajorMask(mask)) : gruPacked(xp, W_h, h0)) as tf.Tensor3D); // [B, T + 1, H]
     const { hs, finals } = unpackSequence(packed, 1);
     return { hs, h: finals[0]! };
   });

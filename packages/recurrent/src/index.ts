@@ -53,12 +53,16 @@ export { rnnSequence } from './rnn-sequence.js';
 export { orthogonal, orthogonalBlocks } from './init.js';
 export { glorotUniform, type SetWeightsOptions } from '@attend/core';
 export {
-  FUSED_LSTM_BACKENDS,
-  FUSED_LSTM_MODES,
+  FUSED_SEQUENCE_BACKENDS,
+  FUSED_SEQUENCE_MODES,
+  GRU_SEQUENCE,
+  GRU_SEQUENCE_GRAD,
   LSTM_SEQUENCE,
   LSTM_SEQUENCE_GRAD,
-  fusedLstmAvailable,
-  registerFusedLstm,
-  setFusedLstmMode,
-  type FusedLstmMode,
-} from './fused-lstm.js';
+  RNN_SEQUENCE,
+  RNN_SEQUENCE_GRAD,
+  fusedSequenceAvailable,
+  registerFusedSequences,
+  setFusedSequenceMode,
+  type FusedSequenceMode,
+} from './fused-sequence.js';

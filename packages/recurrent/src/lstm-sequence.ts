@@ -16,9 +16,9 @@
 //   backward  dĥ = m⊙(dy_t + dh_next);  dĉ_in = m⊙dc_next, then the equations above with dĥ, dĉ_in;
 //             dh_next = dz·W_hᵀ + (1 − m)⊙dh_next;  dc_next = dc⊙f + (1 − m)⊙dc_next
 // Used by RNNLayer for LSTM sequences (masked ones too) when TensorFlow's BlockLSTM is unavailable;
-// on the backends where it wins, the same computation runs as one registered kernel (./fused-lstm.ts).
+// on the backends where it wins, the same computation runs as one registered kernel (./fused-sequence.ts).
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedLstmAvailable, fusedLstmPacked } from './fused-lstm.js';
+import { fusedLstmPacked, fusedSequenceAvailable } from './fused-sequence.js';
 import { carry, maskOutput, splitArgs, timeMajorMask, unpackSequence } from './sequence-mask.js';
 
 /**
@@ -35,8 +35,8 @@ export function lstmSequence(
   mask?: tf.Tensor2D,
 ): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
   return tf.tidy(() => {
-    const packed = fusedLstmAvailable()
-      ? fusedLstmPacked(xp, W_h, h0, c0, mask) // one registered kernel each way (./fused-lstm.ts)
+    const packed = fusedSequenceAvailable()
+      ? fusedLstmPacked(xp, W_h, h0, c0, mask) // one registered kernel each way (./fused-sequence.ts)
       : ((mask ? lstmPacked(xp, W_h, h0, c0, timeMajorMask(mask)) : lstmPacked(xp, W_h, h0, c0)) as tf.Tensor3D); // [B, T + 2, H]
     const { hs, finals } = unpackSequence(packed, 2);
     return { hs, h: finals[0]!, c: finals[1]! };

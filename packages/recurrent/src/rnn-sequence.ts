@@ -8,9 +8,11 @@
 //             dxp_t = da_t;  dh_0 = da_1·W_hhᵀ;  dW_hh = Σ_t h_{t−1}ᵀ·da_t
 // dW_hh is ONE matmul over all timesteps at the end; dW_xh, db and dx come from autodiff of the
 // input projection (also one matmul each). With a mask, padded steps carry the state through
-// (./sequence-mask.ts). Used by RNNLayer for every vanilla RNN sequence.
+// (./sequence-mask.ts). Used by RNNLayer for every vanilla RNN sequence (as one registered kernel
+// each way where that wins: ./fused-sequence.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import type { Activation } from './cell.js';
+import { fusedRnnPacked, fusedSequenceAvailable } from './fused-sequence.js';
 import { carry, maskOutput, splitArgs, timeMajorMask, unpackSequence } from './sequence-mask.js';
 
 /**
@@ -27,7 +29,9 @@ export function rnnSequence(
 ): { hs: tf.Tensor3D; h: tf.Tensor2D } {
   return tf.tidy(() => {
     const f = activation === 'relu' ? rnnRelu : rnnTanh;
-    const packed = (mask ? f(xp, W_hh, h0, timeMajorMask(mask)) : f(xp, W_hh, h0)) as tf.Tensor3D; // [B, T + 1, H]
+    const packed = fusedSequenceAvailable()
+      ? fusedRnnPacked(xp, W_hh, h0, activation, mask) // one registered kernel each way (./fused-sequence.ts)
+      : ((mask ? f(xp, W_hh, h0, timeMajorMask(mask)) : f(xp, W_hh, h0)) as tf.Tensor3D); // [B, T + 1, H]
     const { hs, finals } = unpackSequence(packed, 1);
     return { hs, h: finals[0]! };
   });
