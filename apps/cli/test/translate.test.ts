@@ -172,6 +172,14 @@ describe('attend translate and eval translate', () => {
     expect(text.match(/<g /g)?.length ?? 0).toBe(text.match(/<\/g>/g)?.length ?? 0);
   });
 
+  it('--attention-map refuses a file name that is not .svg (nothing written)', () => {
+    const png = join(work, 'map.png');
+    const r = attend(['translate', '--model', dates, '--attention-map', png, '--backend', 'cpu', '3/5/98']);
+    expect(r.code).toBe(2);
+    expect(r.stderr).toContain(`--attention-map writes an SVG: expected a file name ending in .svg, got "${png}"`);
+    expect(existsSync(png)).toBe(false);
+  });
+
   it('empty input and no input are clear errors', () => {
     const r = attend(['translate', '--model', dates, '--backend', 'cpu', '   ']);
     expect(r.code).toBe(1);

@@ -56,6 +56,11 @@ export const translateCommand: Command = {
     if (picked.length > 0 && values['attention-map'] === undefined) {
       throw new UsageError(`--${picked[0]} chooses what --attention-map draws; add --attention-map FILE.svg`);
     }
+    const map = values['attention-map'];
+    if (map !== undefined && !/\.svg$/i.test(String(map))) {
+      // Only SVG is written: never SVG bytes under another format's name.
+      throw new UsageError(`--attention-map writes an SVG: expected a file name ending in .svg, got "${String(map)}" (for a PNG, convert it, e.g. rsvg-convert map.svg -o map.png)`);
+    }
     const layerFlag = values.layer === undefined ? undefined : intFlag('layer', values.layer, 1);
     const headFlag = values.head === undefined ? undefined : intFlag('head', values.head, 1);
     await useBackend(values.backend);

@@ -124,6 +124,9 @@ Examples
   attend train translate --time 3m
   attend train translate --arch transformer --time 3m --out runs/translate-transformer
   attend train translate --pairs ../shared/data/eng-fra.txt --lowercase --max-length 8 --out runs/fra
+  attend train translate --pairs ../shared/data/eng-fra.txt --lowercase --tokens bpe --bpe-vocab 8000 \\
+      --hidden 256 --lr 0.005 --time 60m --out runs/fra-bpe     (30.3 BLEU, beam 5, in an hour on one core)
+  attend eval translate --model runs/fra-bpe --split validation --beam 5
   attend translate --model runs/translate --attention-map map.svg "Sunday 3 May 1998"
   attend translate --model runs/translate-transformer --attention-map map.svg --layer 1 --head 2 "3/5/98"`;
 
