@@ -39,6 +39,28 @@ type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedA
 
 const sigmoid = (x: number) => 1 / (1 + Math.exp(-x));
 
+// The three matrix loops every cell's kernels are made of (W row-major, `stride` columns):
+/** out[o + j] += Σ_k v[vo + k]·W[k·stride + c + j] for j < n: K entries of a row times columns c … c + n − 1 of W. */
+function addRowTimesMatrix(out: Float64Array, o: number, v: ArrayLike<number>, vo: number, K: number, W: ArrayLike<number>, stride: number, c: number, n: number): void {
+  for (let k = 0; k < K; k++) {
+    const vk = v[vo + k]!;
+    if (vk === 0) continue;
+    const wo = k * stride + c;
+    for (let j = 0; j < n; j++) out[o + j] += vk * W[wo + j]!;
+  }
+}
+/** Σ_j d[j]·W[off + j] for j < n: a row of W (from `off`) dotted with d. */
+function dotRow(d: Float64Array, W: ArrayLike<number>, off: number, n: number): number {
+  let s = 0;
+  for (let j = 0; j < n; j++) s += d[j]! * W[off + j]!;
+  return s;
+}
+/** out[off + j] += a·d[j] for j < n (one row of an outer-product accumulation; nothing when a = 0). */
+function addScaledRow(out: Float64Array, off: number, a: number, d: Float64Array, n: number): void {
+  if (a === 0) return;
+  for (let j = 0; j < n; j++) out[off + j] += a * d[j]!;
+}
+
 function lstmForwardJs(
   B: number, T: number, H: number,
   xp: ArrayLike<number>, W: ArrayLike<number>, h0: ArrayLike<number>, c0: ArrayLike<number>, mask: ArrayLike<number>,
@@ -59,12 +81,7 @@ function lstmForwardJs(
       const xo = (b * T + t) * G;
       for (let j = 0; j < G; j++) z[j] = xp[xo + j]!;
       const ho = prev + b * H;
-      for (let k = 0; k < H; k++) {
-        const hk = hs[ho + k]!;
-        if (hk === 0) continue;
-        const wo = k * G;
-        for (let j = 0; j < G; j++) z[j] += hk * W[wo + j]!;
-      }
+      addRowTimesMatrix(z, 0, hs, ho, H, W, G, 0, G);
       const m = mask[b * T + t]!;
       const ao = (t * B + b) * G;
       const po = (b * (T + 2) + t) * H;
@@ -139,13 +156,8 @@ function lstmBackwardJs(
       // dh ← dz·W_hᵀ + (1 − m)⊙dh;  dW_h += h_{t−1}ᵀ·dz.
       const ho = t * BH + so;
       for (let k = 0; k < H; k++) {
-        const wo = k * G;
-        let s = 0;
-        for (let j = 0; j < G; j++) s += dz[j]! * W[wo + j]!;
-        dh[so + k] = s + (1 - m) * dh[so + k]!;
-        const hk = hs[ho + k]!;
-        if (hk === 0) continue;
-        for (let j = 0; j < G; j++) dW64[wo + j] += hk * dz[j]!;
+        dh[so + k] = dotRow(dz, W, k * G, G) + (1 - m) * dh[so + k]!;
+        addScaledRow(dW64, k * G, hs[ho + k]!, dz, G);
       }
     }
   }
@@ -213,21 +225,11 @@ function gruForwardJs(
       const xo = (b * T + t) * G;
       for (let j = 0; j < G; j++) a[j] = xp[xo + j]!;
       const ho = prev + b * H;
-      for (let k = 0; k < H; k++) {
-        const hk = hs[ho + k]!;
-        if (hk === 0) continue;
-        const wo = k * G;
-        for (let j = 0; j < 2 * H; j++) a[j] += hk * W[wo + j]!;
-      }
+      addRowTimesMatrix(a, 0, hs, ho, H, W, G, 0, 2 * H); // r, z
       const ao = (t * B + b) * G;
       for (let u = 0; u < 2 * H; u++) acts[ao + u] = sigmoid(a[u]!);
       for (let k = 0; k < H; k++) rh[k] = acts[ao + k]! * hs[ho + k]!;
-      for (let k = 0; k < H; k++) {
-        const v = rh[k]!;
-        if (v === 0) continue;
-        const wo = k * G + 2 * H;
-        for (let j = 0; j < H; j++) a[2 * H + j] += v * W[wo + j]!;
-      }
+      addRowTimesMatrix(a, 2 * H, rh, 0, H, W, G, 2 * H, H); // n: (r⊙h)·W_n
       const m = mask[b * T + t]!;
       const po = (b * (T + 1) + t) * H;
       for (let u = 0; u < H; u++) {
@@ -270,12 +272,7 @@ function gruBackwardJs(
         dnHat[u] = dhh[u]! * acts[ao + H + u]! * (1 - n * n);
       }
       // d(r⊙h) = dn̂·W_nᵀ
-      for (let k = 0; k < H; k++) {
-        const wo = k * G + 2 * H;
-        let s = 0;
-        for (let j = 0; j < H; j++) s += dnHat[j]! * W[wo + j]!;
-        dRh[k] = s;
-      }
+      for (let k = 0; k < H; k++) dRh[k] = dotRow(dnHat, W, k * G + 2 * H, H);
       for (let u = 0; u < H; u++) {
         const r = acts[ao + u]!;
         const z = acts[ao + H + u]!;
@@ -288,18 +285,13 @@ function gruBackwardJs(
       for (let j = 0; j < 2 * H; j++) dxp[xo + j] = drz[j]!;
       for (let j = 0; j < H; j++) dxp[xo + 2 * H + j] = dnHat[j]!;
       for (let k = 0; k < H; k++) {
-        const wo = k * G;
-        let s = 0;
-        for (let j = 0; j < 2 * H; j++) s += drz[j]! * W[wo + j]!;
         const r = acts[ao + k]!;
         const z = acts[ao + H + k]!;
-        dh[so + k] = dhh[k]! * (1 - z) + dRh[k]! * r + s + (1 - m) * dh[so + k]!;
+        dh[so + k] = dhh[k]! * (1 - z) + dRh[k]! * r + dotRow(drz, W, k * G, 2 * H) + (1 - m) * dh[so + k]!;
         // dW_rz += h_{t−1}ᵀ·[dr̂, dẑ];  dW_n += (r⊙h_{t−1})ᵀ·dn̂
         const hk = hs[ho + k]!;
-        if (hk === 0) continue;
-        for (let j = 0; j < 2 * H; j++) dW64[wo + j] += hk * drz[j]!;
-        const rk = r * hk;
-        for (let j = 0; j < H; j++) dW64[wo + 2 * H + j] += rk * dnHat[j]!;
+        addScaledRow(dW64, k * G, hk, drz, 2 * H);
+        addScaledRow(dW64, k * G + 2 * H, r * hk, dnHat, H);
       }
     }
   }
@@ -325,12 +317,7 @@ function rnnForwardJs(
       const xo = (b * T + t) * H;
       for (let j = 0; j < H; j++) a[j] = xp[xo + j]!;
       const ho = prev + b * H;
-      for (let k = 0; k < H; k++) {
-        const hk = hs[ho + k]!;
-        if (hk === 0) continue;
-        const wo = k * H;
-        for (let j = 0; j < H; j++) a[j] += hk * W[wo + j]!;
-      }
+      addRowTimesMatrix(a, 0, hs, ho, H, W, H, 0, H);
       const m = mask[b * T + t]!;
       const ao = (t * B + b) * H;
       const po = (b * (T + 1) + t) * H;
@@ -370,13 +357,8 @@ function rnnBackwardJs(
       for (let j = 0; j < H; j++) dxp[xo + j] = da[j]!;
       const ho = t * BH + so;
       for (let k = 0; k < H; k++) {
-        const wo = k * H;
-        let s = 0;
-        for (let j = 0; j < H; j++) s += da[j]! * W[wo + j]!;
-        dh[so + k] = s + (1 - m) * dh[so + k]!;
-        const hk = hs[ho + k]!;
-        if (hk === 0) continue;
-        for (let j = 0; j < H; j++) dW64[wo + j] += hk * da[j]!;
+        dh[so + k] = dotRow(da, W, k * H, H) + (1 - m) * dh[so + k]!;
+        addScaledRow(dW64, k * H, hs[ho + k]!, da, H);
       }
     }
   }

@@ -10,10 +10,13 @@
 // Only the tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a
 // browser `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';
-import { runTensorflowOp, tensorflowAvailable, type TFBackend } from '@attend/core';
+import { runTensorflowOp, tensorflowAvailable, type TFBackend, type TFBinding } from '@attend/core';
 import { DerivedWeights, recordingGradients } from './derived-weights.js';
 
 export { tensorflowAvailable };
+
+/** The attribute T = float32 that TensorFlow's RNN cell ops take. */
+const floatT = (bind: TFBinding) => [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }];
 
 /** Runs TensorFlow op `name` with a leading int64 scalar input `seq_len_max` = T. */
 function execWithSeqLen(name: string, T: number, inputs: tf.Tensor[], numOutputs: number, extraAttrs: { name: string; type: number; value: unknown }[]): tf.Tensor[] {
@@ -128,17 +131,13 @@ export function tensorflowStepAvailable(): boolean {
  */
 export function lstmStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h: tf.Tensor2D, c: tf.Tensor2D): { h: tf.Tensor2D; c: tf.Tensor2D } {
   const [w, bb, zeros] = packLstm(owner, W_x, W_h, b);
-  const backend = tf.backend() as unknown as TFBackend;
-  const bind = backend.binding;
-  const attrs = [
+  // Inputs: x, cs_prev, h_prev, w, wci, wcf, wco, b. Outputs: i, cs, f, o, ci, co, h.
+  const t = runTensorflowOp('LSTMBlockCell', [x, c, h, w, zeros, zeros, zeros, bb], (bind) => [
     { name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT },
     { name: 'use_peephole', type: bind.TF_ATTR_BOOL, value: false },
     { name: 'forget_bias', type: bind.TF_ATTR_FLOAT, value: 0 },
     { name: 'cell_clip', type: bind.TF_ATTR_FLOAT, value: -1 },
-  ];
-  // Inputs: x, cs_prev, h_prev, w, wci, wcf, wco, b. Outputs: i, cs, f, o, ci, co, h.
-  const outs = bind.executeOp('LSTMBlockCell', attrs, backend.getInputTensorIds([x, c, h, w, zeros, zeros, zeros, bb]), 7);
-  const t = outs.map((m) => backend.createOutputTensor(m));
+  ], 7);
   tf.dispose([t[0]!, t[2]!, t[3]!, t[4]!, t[5]!]);
   return { h: t[6] as tf.Tensor2D, c: t[1] as tf.Tensor2D };
 }
@@ -153,11 +152,14 @@ const packedGru = new WeakMap<object, DerivedWeights<[tf.Tensor2D, tf.Tensor2D, 
 function packGru(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D): [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D] {
   let cache = packedGru.get(owner);
   if (!cache) packedGru.set(owner, (cache = new DerivedWeights()));
-  return cache.get([W_x, W_h, b], () => {
-    const [wr, wz, wn] = tf.split(tf.concat([W_x, W_h], 0), 3, 1) as tf.Tensor2D[]; // [D + H, H] each
-    const [br, bz, bn] = tf.split(b, 3, 0) as tf.Tensor1D[];
-    return [tf.concat([wr!, tf.neg(wz!)], 1), wn!, tf.concat([br!, tf.neg(bz!)], 0), bn!];
-  });
+  return cache.get([W_x, W_h, b], () => gruPacking(W_x, W_h, b));
+}
+
+/** The packing itself (uncached; also inside the training op's custom gradient). */
+function gruPacking(W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D): [tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D] {
+  const [wr, wz, wn] = tf.split(tf.concat([W_x, W_h], 0), 3, 1) as tf.Tensor2D[]; // [D + H, H] each
+  const [br, bz, bn] = tf.split(b, 3, 0) as tf.Tensor1D[];
+  return [tf.concat([wr!, tf.neg(wz!)], 1), wn!, tf.concat([br!, tf.neg(bz!)], 0), bn!];
 }
 
 /**
@@ -166,11 +168,8 @@ function packGru(owner: object, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor
  */
 export function gruStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h: tf.Tensor2D): tf.Tensor2D {
   const [w_ru, w_c, b_ru, b_c] = packGru(owner, W_x, W_h, b);
-  const backend = tf.backend() as unknown as TFBackend;
-  const bind = backend.binding;
   // Inputs: x, h_prev, w_ru, w_c, b_ru, b_c. Outputs: r, u, c, h.
-  const outs = bind.executeOp('GRUBlockCell', [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }], backend.getInputTensorIds([x, h, w_ru, w_c, b_ru, b_c]), 4);
-  const t = outs.map((m) => backend.createOutputTensor(m));
+  const t = runTensorflowOp('GRUBlockCell', [x, h, w_ru, w_c, b_ru, b_c], floatT, 4);
   tf.dispose([t[0]!, t[1]!, t[2]!]);
   return t[3] as tf.Tensor2D;
 }
@@ -197,13 +196,9 @@ const blockGru = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, W_x, W_h, b, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
   const [, T, D] = x.shape;
   const H = W_h.shape[0];
-  const attrs = (bind: TFBackend['binding']) => [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }];
   // w_ru `[D + H, 2H]` = [W_r, −W_z] and b_ru `[2H]`: TensorFlow's u = σ(ū) weights the OLD state,
   // ours z the new candidate, so ū = −z̄. w_c `[D + H, H]`, b_c `[H]`: the candidate's.
-  const [wr, wz, wn] = tf.split(tf.concat([W_x, W_h], 0), 3, 1) as tf.Tensor2D[];
-  const [br, bz, bn] = tf.split(b, 3, 0) as tf.Tensor1D[];
-  const w_ru = tf.concat([wr!, tf.neg(wz!)], 1);
-  const b_ru = tf.concat([br!, tf.neg(bz!)], 0);
+  const [w_ru, wn, b_ru, bn] = gruPacking(W_x, W_h, b);
   const xs = tf.unstack(x, 1) as tf.Tensor2D[]; // T × [B, D]
   const rs: tf.Tensor[] = [];
   const us: tf.Tensor[] = [];
@@ -212,14 +207,14 @@ const blockGru = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   let h: tf.Tensor = h0;
   for (let t = 0; t < T; t++) {
     // Inputs: x, h_prev, w_ru, w_c, b_ru, b_c. Outputs: r, u, c, h.
-    const [r, u, c, hNext] = runTensorflowOp('GRUBlockCell', [xs[t]!, h, w_ru, wn!, b_ru, bn!], attrs, 4);
+    const [r, u, c, hNext] = runTensorflowOp('GRUBlockCell', [xs[t]!, h, w_ru, wn, b_ru, bn], floatT, 4);
     rs.push(r!);
     us.push(u!);
     cs.push(c!);
     hs.push(hNext!);
     h = hNext!;
   }
-  save([x, h0, w_ru, wn!, b_ru, bn!, ...rs, ...us, ...cs, ...hs]);
+  save([x, h0, w_ru, wn, b_ru, bn, ...rs, ...us, ...cs, ...hs]);
   const value = tf.stack(hs, 1); // [B, T, H]
   const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
     const [sx, sh0, sw_ru, sw_c, sb_ru, sb_c] = saved as tf.Tensor2D[];
@@ -236,7 +231,7 @@ const blockGru = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     for (let t = T - 1; t >= 0; t--) {
       const dht = dh ? tf.add(dys[t]!, dh) : dys[t]!; // [B, H]
       // Inputs: x, h_prev, w_ru, w_c, b_ru, b_c, r, u, c, d_h. Outputs: d_x, d_h_prev, d_c_bar, d_r_bar_u_bar.
-      const [dx, dhPrev, dc, dru] = runTensorflowOp('GRUBlockCellGrad', [sxs[t]!, hPrev[t]!, sw_ru!, sw_c!, sb_ru!, sb_c!, r[t]!, u[t]!, c[t]!, dht], attrs, 4);
+      const [dx, dhPrev, dc, dru] = runTensorflowOp('GRUBlockCellGrad', [sxs[t]!, hPrev[t]!, sw_ru!, sw_c!, sb_ru!, sb_c!, r[t]!, u[t]!, c[t]!, dht], floatT, 4);
       dxs[t] = dx!;
       dcs[t] = dc!;
       drus[t] = dru!;
