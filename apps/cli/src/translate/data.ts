@@ -54,6 +54,17 @@ export async function loadTranslateData(
   tokenizers?: { src: PairTokenizer; tgt: PairTokenizer },
   log: (line: string) => void = console.log,
 ): Promise<TranslateData> {
+  const { description, train, val } = await loadTranslatePairs(s, log);
+  const src = tokenizers?.src ?? buildTokenizer(s.tokens, train.map((p) => p.source), s.minFrequency, s.bpeVocab);
+  const tgt = tokenizers?.tgt ?? buildTokenizer(s.tokens, train.map((p) => p.target), s.minFrequency, s.bpeVocab);
+  return { description, train, val, src, tgt, trainExamples: encodeExamples(train, src, tgt), valExamples: encodeExamples(val, src, tgt), dates: s.pairs === undefined };
+}
+
+/** The sentence pairs of `s`, normalised, length-filtered and split as training uses them (no tokenizers, nothing encoded). */
+export async function loadTranslatePairs(
+  s: TranslateSettings,
+  log: (line: string) => void = console.log,
+): Promise<{ description: string; train: SentencePair[]; val: SentencePair[] }> {
   let train: SentencePair[];
   let val: SentencePair[];
   let description: string;
@@ -91,7 +102,5 @@ export async function loadTranslateData(
     }
     description = `${r.file}: ${pairs.length.toLocaleString('en-US')} pairs → ${train.length.toLocaleString('en-US')} training, ${val.length.toLocaleString('en-US')} validation (split by source)`;
   }
-  const src = tokenizers?.src ?? buildTokenizer(s.tokens, train.map((p) => p.source), s.minFrequency, s.bpeVocab);
-  const tgt = tokenizers?.tgt ?? buildTokenizer(s.tokens, train.map((p) => p.target), s.minFrequency, s.bpeVocab);
-  return { description, train, val, src, tgt, trainExamples: encodeExamples(train, src, tgt), valExamples: encodeExamples(val, src, tgt), dates: s.pairs === undefined };
+  return { description, train, val };
 }

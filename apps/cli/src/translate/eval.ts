@@ -8,7 +8,7 @@ import type { SentencePair } from '@attend/datasets';
 import { loadPairs } from '@attend/datasets/node';
 import { choiceFlag, intFlag, parse } from '../args.js';
 import { BACKEND_FLAG, BACKEND_HELP, useBackend } from '../lib/backend.js';
-import { loadTranslateData } from './data.js';
+import { loadTranslatePairs } from './data.js';
 import { formatBleu, greedyTranslate, loadTranslator, pairsBleu } from './model.js';
 
 const SPLITS = ['validation', 'training'] as const;
@@ -59,7 +59,7 @@ export async function evalTranslate(argv: string[]): Promise<number> {
     let what: string;
     if (split) {
       const file = values.pairs === undefined ? settings.pairs : String(values.pairs);
-      const data = await loadTranslateData({ ...settings, pairs: file, skipBad: settings.skipBad || Boolean(values['skip-bad']) }, { src, tgt }, () => {});
+      const data = await loadTranslatePairs({ ...settings, pairs: file, skipBad: settings.skipBad || Boolean(values['skip-bad']) }, () => {});
       pairs = split === 'validation' ? data.val : data.train;
       what = `the ${split} split of ${file ?? 'the date task'}, ${pairs.length} pairs`;
     } else {
