@@ -4,16 +4,24 @@
 //   every slice (`backend.readSync`); a sequence loop slicing T timesteps copies the input T times.
 //   Ours read through a view of the heap and copy only the slice.
 // - BatchMatMul with transposeA/transposeB (what every matMul gradient asks for) leaves XNNPACK's
-//   fast path (10–30× slower). Ours transposes explicitly, then runs the plain kernel.
+//   fast path (10–30× slower). Ours transposes explicitly, then runs the plain kernel. And products
+//   big enough to pay for the copies run on our own SIMD GEMM (./simd.ts) on every core instead of
+//   XNNPACK's one thread.
+// - Identity (tf.clone, and every tensor the gradient tape saves) copies the data; ours shares it
+//   with a reference count, as the cpu backend's does (tensors are immutable).
+// - Sum over leading axes (a bias gradient: [rows, N] → [N]) transposes the whole input first. Ours
+//   adds the rows in place.
 // Same kernel names, same semantics (reference: tfjs-backend-wasm/src/kernels/{Slice,Unpack,SplitV,
 // BatchMatMul}.ts); tests compare every one against the cpu backend.
 import * as tf from '@tensorflow/tfjs-core';
+import { simdKernels, type SimdKernels } from './simd.js';
 
 /** The parts of tfjs-backend-wasm's `BackendWasm` used here. */
 interface WasmBackend {
   makeOutput(shape: number[], dtype: tf.DataType): tf.TensorInfo;
   typedArrayFromHeap(t: tf.TensorInfo): Float32Array | Int32Array | Uint8Array;
   disposeData(dataId: object): boolean;
+  incRef(dataId: object): void;
 }
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -103,10 +111,67 @@ function splitV(args: Args): tf.TensorInfo[] {
   });
 }
 
-/** `BatchMatMul` wrapper: explicit transposes, then the original (XNNPACK) kernel without them. */
+/** Multiply–adds per matrix from which a float32 product runs on the SIMD GEMM (below it, the copies in and out cost more than XNNPACK loses). */
+export const SIMD_MATMUL_MIN_MACS = 1 << 18;
+
+/**
+ * a·b on the SIMD GEMM, or null where it does not apply (not float32, batch dims that are neither
+ * equal nor one side's all ones, too small): a `[...batch, M, K]` (or `[..., K, M]`, transposeA),
+ * b `[...batch, K, N]` (or `[..., N, K]`) → `[...batch, M, N]`; each matrix's rows split over the threads.
+ */
+function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, backend: WasmBackend): tf.TensorInfo | null {
+  if (a.dtype !== 'float32' || b.dtype !== 'float32' || a.shape.length < 2 || b.shape.length < 2) return null;
+  const ra = a.shape.length;
+  const rb = b.shape.length;
+  const [M, K] = transposeA ? [a.shape[ra - 1]!, a.shape[ra - 2]!] : [a.shape[ra - 2]!, a.shape[ra - 1]!];
+  const N = transposeB ? b.shape[rb - 2]! : b.shape[rb - 1]!;
+  const batchDimsA = a.shape.slice(0, -2);
+  const batchDimsB = b.shape.slice(0, -2);
+  const nA = sizeOf(batchDimsA);
+  const nB = sizeOf(batchDimsB);
+  const same = batchDimsA.length === batchDimsB.length && batchDimsA.every((d, i) => d === batchDimsB[i]);
+  if (!same && nA !== 1 && nB !== 1) return null;
+  if (M * N * K < SIMD_MATMUL_MIN_MACS || M === 0 || N === 0 || K === 0) return null;
+  const batch = Math.max(nA, nB);
+  const outShape = [...(nA >= nB && batchDimsA.length >= batchDimsB.length ? batchDimsA : batchDimsB), M, N];
+  const alloc = s.layout();
+  const pA = alloc(nA * M * K);
+  const pB = alloc(nB * K * N);
+  const pBT = transposeB ? alloc(nB * K * N) : pB;
+  const pC = alloc(batch * M * N);
+  const pPanel = alloc(K * (N & ~7));
+  let m = s.f32();
+  m.set(backend.typedArrayFromHeap(a) as Float32Array, pA / 4);
+  m.set(backend.typedArrayFromHeap(b) as Float32Array, pB / 4);
+  if (transposeB) for (let i = 0; i < nB; i++) s.exports.transpose(pBT + i * K * N * 4, pB + i * K * N * 4, N, K); // [N, K] → [K, N]
+  const parts = Math.max(1, Math.min(s.threadCount, Math.floor(M / 16)));
+  const rows = Math.ceil(M / parts / 4) * 4;
+  for (let i = 0; i < batch; i++) {
+    const A = pA + (nA === 1 ? 0 : i * M * K * 4);
+    const B = pBT + (nB === 1 ? 0 : i * K * N * 4);
+    const C = pC + i * M * N * 4;
+    if (i === 0 || nB > 1) s.exports.packB(pPanel, B, N, K, N); // shared by the threads
+    const jobs: number[][] = [];
+    for (let i0 = 0; i0 < M; i0 += rows) {
+      const i1 = Math.min(M, i0 + rows);
+      // gemm(C, ldc, A, lda, transA, B, ldb, M, K, N, panel, overwrite) on rows i0 … i1 − 1
+      jobs.push([C + i0 * N * 4, N, transposeA ? A + i0 * 4 : A + i0 * K * 4, transposeA ? M : K, transposeA ? 1 : 0, B, N, i1 - i0, K, N, pPanel, 1]);
+    }
+    s.run('gemm', jobs);
+  }
+  const out = backend.makeOutput(outShape, 'float32');
+  m = s.f32();
+  (backend.typedArrayFromHeap(out) as Float32Array).set(m.subarray(pC / 4, pC / 4 + batch * M * N));
+  return out;
+}
+
+/** `BatchMatMul` wrapper: the SIMD GEMM where it applies; else explicit transposes, then the original (XNNPACK) kernel without them. */
 function makeBatchMatMul(original: tf.KernelFunc, transpose: tf.KernelFunc): tf.KernelFunc {
   return ((args: Args) => {
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
+    const s = (globalThis as any).__noSimd ? null : simdKernels();
+    const fast = s && simdMatMul(s, args.inputs.a as tf.TensorInfo, args.inputs.b as tf.TensorInfo, transposeA, transposeB, args.backend as WasmBackend);
+    if (fast) return fast;
     if (!transposeA && !transposeB) return original(args as Parameters<tf.KernelFunc>[0]);
     const backend = args.backend as WasmBackend;
     const t = (x: tf.TensorInfo): tf.TensorInfo => {
@@ -125,8 +190,39 @@ function makeBatchMatMul(original: tf.KernelFunc, transpose: tf.KernelFunc): tf.
   }) as tf.KernelFunc;
 }
 
+/** `Sum` wrapper: float32 sums over the leading axes (rows) add rows in place; the rest go to the original kernel. */
+function makeSum(original: tf.KernelFunc): tf.KernelFunc {
+  return ((args: Args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    const { axis, keepDims } = args.attrs as unknown as { axis: number | number[]; keepDims: boolean };
+    const axes = tf.util.parseAxisParam(axis, x.shape).sort((a, b) => a - b);
+    const leading = axes.length > 0 && axes.length < x.shape.length && axes.every((a, i) => a === i);
+    if (x.dtype !== 'float32' || !leading) return original(args as Parameters<tf.KernelFunc>[0]);
+    const backend = args.backend as WasmBackend;
+    const kept = x.shape.slice(axes.length);
+    const N = sizeOf(kept);
+    const rows = sizeOf(x.shape.slice(0, axes.length));
+    const acc = new Float64Array(N);
+    const src = backend.typedArrayFromHeap(x);
+    for (let r = 0, o = 0; r < rows; r++, o += N) for (let j = 0; j < N; j++) acc[j] += src[o + j]!;
+    const out = backend.makeOutput(keepDims ? [...axes.map(() => 1), ...kept] : kept, 'float32');
+    (backend.typedArrayFromHeap(out) as Float32Array).set(acc);
+    return out;
+  }) as tf.KernelFunc;
+}
+
+/** `Identity` wrapper: shares the data (reference count) instead of copying it; strings go to the original. */
+function makeIdentity(original: tf.KernelFunc): tf.KernelFunc {
+  return ((args: Args) => {
+    const x = args.inputs.x as tf.TensorInfo;
+    if (x.dtype === 'string') return original(args as Parameters<tf.KernelFunc>[0]);
+    (args.backend as WasmBackend).incRef(x.dataId);
+    return { dataId: x.dataId, shape: [...x.shape], dtype: x.dtype };
+  }) as tf.KernelFunc;
+}
+
 /** The kernel names this module replaces on `wasm`. */
-export const WASM_FAST_PATH_KERNELS: readonly string[] = ['Slice', 'Unpack', 'SplitV', 'BatchMatMul'];
+export const WASM_FAST_PATH_KERNELS: readonly string[] = ['Slice', 'Unpack', 'SplitV', 'BatchMatMul', 'Sum', 'Identity'];
 
 function replace(kernelName: string, make: (original: tf.KernelConfig) => tf.KernelFunc): void {
   const original = tf.getKernel(kernelName, 'wasm');
@@ -142,6 +238,8 @@ export function registerWasmFastPaths(): void {
   replace('Slice', () => slice as tf.KernelFunc);
   replace('Unpack', () => unpack as unknown as tf.KernelFunc);
   replace('SplitV', () => splitV as unknown as tf.KernelFunc);
+  replace('Sum', (original) => makeSum(original.kernelFunc));
+  replace('Identity', (original) => makeIdentity(original.kernelFunc));
   const transpose = tf.getKernel('Transpose', 'wasm');
   if (transpose) replace('BatchMatMul', (original) => makeBatchMatMul(original.kernelFunc, transpose.kernelFunc));
 }

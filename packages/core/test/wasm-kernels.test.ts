@@ -70,6 +70,16 @@ const cases: Record<string, () => tf.Tensor[]> = {
     })([x, W]);
     return g;
   },
+  'Sum over leading axes (rows; keepDims), and over other axes (the original kernel)': () => {
+    const x = tf.reshape(tf.sin(tf.range(0, 2 * 3 * 4)), [2, 3, 4]);
+    return [tf.sum(x, 0), tf.sum(x, [0, 1]), tf.sum(x, [1, 0], true), tf.sum(x, 1), tf.sum(x, -1), tf.sum(x), tf.sum(tf.cast(x, 'int32'), 0)];
+  },
+  'Identity (tf.clone) shares the data: the clone outlives its source': () => {
+    const x = tf.tensor2d([[1, 2], [3, 4]]);
+    const y = tf.clone(x);
+    x.dispose();
+    return [tf.add(y, 1), y];
+  },
   'gather gradient (embedding lookup), repeated and rank-2 indices': () => {
     const table = tf.tensor2d([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9], [1.0, 1.1, 1.2]]);
     const ids = tf.tensor2d([[0, 2, 2], [3, 0, 1]], [2, 3], 'int32');

@@ -2,10 +2,12 @@
 // the LSTM (`AttendLSTMSequence` / `AttendLSTMSequenceGrad`), the taught GRU (`AttendGRUSequence` /
 // `…Grad`) and the vanilla RNN (`AttendRNNSequence` / `…Grad`, attr `activation` tanh | relu), each
 // a forward over all T steps that keeps what backward needs and a BPTT kernel, with the gradient
-// registered for the forward kernel. Plain JS over the backend's arrays, registered on `cpu` (used
-// there automatically: it beats the per-step ops, since the pure-JS backend pays for every op and
-// every intermediate array) and on `wasm` (not used automatically: there XNNPACK's matmuls in the
-// per-step path win; see setFusedSequenceMode). The equations, gate orders, mask semantics and
+// registered for the forward kernel. Registered on `cpu` and `wasm`; each kernel runs on the
+// WebAssembly SIMD module with the batch split over threads (./wasm-sequence.ts) where it loads (in
+// Node) and H is a multiple of 4, else as the plain JS below over the backend's arrays. Used
+// automatically on cpu (either way it beats the per-step ops, since the pure-JS backend pays for every
+// op and intermediate array) and on wasm when on the SIMD module (the plain JS there loses to the
+// per-step path's XNNPACK matmuls); see setFusedSequenceMode. The equations, gate orders, mask semantics and
 // packed outputs are those of ./lstm-sequence.ts, ./gru-sequence.ts and ./rnn-sequence.ts, which
 // stay the reference (their headers give the backward equations):
 //   LSTM  z = xp_t + h_{t−1}·W_h;  i, f, o = σ(z_i, z_f, z_o);  g = tanh(z_g);  ĉ = f⊙c + i⊙g;  ĥ = o⊙tanh(ĉ)
@@ -22,6 +24,7 @@
 //   …Grad               W_h, mask, the saved outputs, dy (d packed) → dxp, dW_h, dh0 (, dc0)
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, cpuArrayIO, wasmArrayIO, type KernelArrayIO } from '@attend/core';
+import { gruBackwardSimd, gruForwardSimd, lstmBackwardSimd, lstmForwardSimd, rnnBackwardSimd, rnnForwardSimd, simdFor } from './wasm-sequence.js';
 
 export const LSTM_SEQUENCE = 'AttendLSTMSequence';
 export const LSTM_SEQUENCE_GRAD = 'AttendLSTMSequenceGrad';
@@ -34,6 +37,8 @@ export const RNN_SEQUENCE_GRAD = 'AttendRNNSequenceGrad';
 export const FUSED_SEQUENCE_BACKENDS: readonly string[] = ['cpu', 'wasm'];
 /** Where mode 'auto' uses them: where they beat the per-step path (see the header). */
 const AUTO_BACKENDS: readonly string[] = ['cpu'];
+/** …and where they do when they run on the SIMD module (./wasm-sequence.ts). */
+const AUTO_BACKENDS_SIMD: readonly string[] = ['cpu', 'wasm'];
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
@@ -174,8 +179,11 @@ function lstmForwardKernel(io: (backend: unknown) => KernelArrayIO): tf.KernelFu
     const [B, T, G] = xp!.shape as [number, number, number];
     const H = G / 4;
     const a = io(args.backend);
+    const s = simdFor(H);
     return a.outputs([[B, T + 2, H], [T, B, G], [T + 1, B, H], [T, B, H], [T + 1, B, H]], ([packed, acts, cs, tcs, hs]) =>
-      lstmForwardJs(B, T, H, a.read(xp!), a.read(W_h!), a.read(h0!), a.read(c0!), a.read(mask!), packed!, acts!, cs!, tcs!, hs!),
+      s
+        ? lstmForwardSimd(s, B, T, H, a.read(xp!), a.read(W_h!), a.read(h0!), a.read(c0!), a.read(mask!), packed!, acts!, cs!, tcs!, hs!)
+        : lstmForwardJs(B, T, H, a.read(xp!), a.read(W_h!), a.read(h0!), a.read(c0!), a.read(mask!), packed!, acts!, cs!, tcs!, hs!),
     );
   }) as tf.KernelFunc;
 }
@@ -186,8 +194,11 @@ function lstmGradKernel(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc 
     const [T, B, G] = acts!.shape as [number, number, number];
     const H = G / 4;
     const a = io(args.backend);
+    const s = simdFor(H);
     return a.outputs([[B, T, G], [H, G], [B, H], [B, H]], ([dxp, dW, dh0, dc0]) =>
-      lstmBackwardJs(B, T, H, a.read(W_h!), a.read(mask!), a.read(acts!), a.read(cs!), a.read(tcs!), a.read(hs!), a.read(dy!), dxp!, dW!, dh0!, dc0!),
+      s
+        ? lstmBackwardSimd(s, B, T, H, a.read(W_h!), a.read(mask!), a.read(acts!), a.read(cs!), a.read(tcs!), a.read(hs!), a.read(dy!), dxp!, dW!, dh0!, dc0!)
+        : lstmBackwardJs(B, T, H, a.read(W_h!), a.read(mask!), a.read(acts!), a.read(cs!), a.read(tcs!), a.read(hs!), a.read(dy!), dxp!, dW!, dh0!, dc0!),
     );
   }) as tf.KernelFunc;
 }
@@ -374,8 +385,13 @@ function gruOrRnnForwardKernel(io: (backend: unknown) => KernelArrayIO, gates: 3
     const H = G / gates;
     const relu = (args.attrs as { activation?: string } | undefined)?.activation === 'relu';
     const a = io(args.backend);
+    const s = simdFor(H);
     return a.outputs([[B, T + 1, H], [T, B, G], [T + 1, B, H]], ([packed, acts, hs]) =>
-      gates === 3
+      s && gates === 3
+        ? gruForwardSimd(s, B, T, H, a.read(xp!), a.read(W_h!), a.read(h0!), a.read(mask!), packed!, acts!, hs!)
+        : s
+        ? rnnForwardSimd(s, B, T, H, relu, a.read(xp!), a.read(W_h!), a.read(h0!), a.read(mask!), packed!, acts!, hs!)
+        : gates === 3
         ? gruForwardJs(B, T, H, a.read(xp!), a.read(W_h!), a.read(h0!), a.read(mask!), packed!, acts!, hs!)
         : rnnForwardJs(B, T, H, relu, a.read(xp!), a.read(W_h!), a.read(h0!), a.read(mask!), packed!, acts!, hs!),
     );
@@ -389,8 +405,13 @@ function gruOrRnnGradKernel(io: (backend: unknown) => KernelArrayIO, gates: 3 | 
     const H = G / gates;
     const relu = (args.attrs as { activation?: string } | undefined)?.activation === 'relu';
     const a = io(args.backend);
+    const s = simdFor(H);
     return a.outputs([[B, T, G], [H, G], [B, H]], ([dxp, dW, dh0]) =>
-      gates === 3
+      s && gates === 3
+        ? gruBackwardSimd(s, B, T, H, a.read(W_h!), a.read(mask!), a.read(acts!), a.read(hs!), a.read(dy!), dxp!, dW!, dh0!)
+        : s
+        ? rnnBackwardSimd(s, B, T, H, relu, a.read(W_h!), a.read(mask!), a.read(acts!), a.read(hs!), a.read(dy!), dxp!, dW!, dh0!)
+        : gates === 3
         ? gruBackwardJs(B, T, H, a.read(W_h!), a.read(mask!), a.read(acts!), a.read(hs!), a.read(dy!), dxp!, dW!, dh0!)
         : rnnBackwardJs(B, T, H, relu, a.read(W_h!), a.read(mask!), a.read(acts!), a.read(hs!), a.read(dy!), dxp!, dW!, dh0!),
     );
@@ -441,7 +462,8 @@ let mode: FusedSequenceMode = 'auto';
 
 /**
  * Where recurrent sequences (./lstm-sequence.ts, ./gru-sequence.ts, ./rnn-sequence.ts, hence
- * RNNLayer) use the fused kernels: `'auto'` (default) on the backends where they win (cpu),
+ * RNNLayer) use the fused kernels: `'auto'` (default) on the backends where they win (cpu; wasm
+ * where the SIMD module runs them),
  * `'fused'` wherever they are registered (cpu, wasm), `'composite'` never. Returns the previous mode.
  */
 export function setFusedSequenceMode(m: FusedSequenceMode): FusedSequenceMode {
@@ -451,10 +473,14 @@ export function setFusedSequenceMode(m: FusedSequenceMode): FusedSequenceMode {
   return before;
 }
 
-/** Whether the fused kernels run on the active backend in the current mode. */
-export function fusedSequenceAvailable(): boolean {
+/**
+ * Whether the fused kernels run on the active backend in the current mode, for hidden size `hidden`
+ * (mode 'auto' takes wasm only where the SIMD module runs them: in Node, H a multiple of 4).
+ */
+export function fusedSequenceAvailable(hidden?: number): boolean {
   if (mode === 'composite') return false;
-  return (mode === 'fused' ? FUSED_SEQUENCE_BACKENDS : AUTO_BACKENDS).includes(tf.getBackend());
+  if (mode === 'fused') return FUSED_SEQUENCE_BACKENDS.includes(tf.getBackend());
+  return (hidden !== undefined && simdFor(hidden) ? AUTO_BACKENDS_SIMD : AUTO_BACKENDS).includes(tf.getBackend());
 }
 
 /** Runs a forward kernel with a float mask (all ones without one) and returns its packed output. */

@@ -29,7 +29,7 @@ import { carry, maskOutput, splitArgs, timeMajorMask, unpackSequence } from './s
  */
 export function gruSequence(xp: tf.Tensor3D, W_h: tf.Tensor2D, h0: tf.Tensor2D, mask?: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D } {
   return tf.tidy(() => {
-    const packed = fusedSequenceAvailable()
+    const packed = fusedSequenceAvailable(W_h.shape[0])
       ? fusedGruPacked(xp, W_h, h0, mask) // one registered kernel each way (./fused-sequence.ts)
       : ((mask ? gruPacked(xp, W_h, h0, timeMajorMask(mask)) : gruPacked(xp, W_h, h0)) as tf.Tensor3D); // [B, T + 1, H]
     const { hs, finals } = unpackSequence(packed, 1);

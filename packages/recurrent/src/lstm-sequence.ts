@@ -35,7 +35,7 @@ export function lstmSequence(
   mask?: tf.Tensor2D,
 ): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
   return tf.tidy(() => {
-    const packed = fusedSequenceAvailable()
+    const packed = fusedSequenceAvailable(W_h.shape[0])
       ? fusedLstmPacked(xp, W_h, h0, c0, mask) // one registered kernel each way (./fused-sequence.ts)
       : ((mask ? lstmPacked(xp, W_h, h0, c0, timeMajorMask(mask)) : lstmPacked(xp, W_h, h0, c0)) as tf.Tensor3D); // [B, T + 2, H]
     const { hs, finals } = unpackSequence(packed, 2);

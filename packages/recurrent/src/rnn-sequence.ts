@@ -29,7 +29,7 @@ export function rnnSequence(
 ): { hs: tf.Tensor3D; h: tf.Tensor2D } {
   return tf.tidy(() => {
     const f = activation === 'relu' ? rnnRelu : rnnTanh;
-    const packed = fusedSequenceAvailable()
+    const packed = fusedSequenceAvailable(W_hh.shape[0])
       ? fusedRnnPacked(xp, W_hh, h0, activation, mask) // one registered kernel each way (./fused-sequence.ts)
       : ((mask ? f(xp, W_hh, h0, timeMajorMask(mask)) : f(xp, W_hh, h0)) as tf.Tensor3D); // [B, T + 1, H]
     const { hs, finals } = unpackSequence(packed, 1);

@@ -6,8 +6,9 @@
 // leaks. bptt.test.ts runs every cell and arch (stacked, bidirectional, masks, initial states)
 // against autodiff on cpu, where these kernels are now the default path.
 import * as tf from '@tensorflow/tfjs-core';
+import { setSimdThreads, simdKernels } from '@attend/core';
 import { selectBackend } from '@attend/core/node';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randn } from '@attend/test-utils';
 import { RNNLayer, setFusedSequenceMode } from '../src/index.js';
 import { GRU_SEQUENCE, GRU_SEQUENCE_GRAD, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, RNN_SEQUENCE, RNN_SEQUENCE_GRAD } from '../src/fused-sequence.js';
@@ -16,12 +17,14 @@ import { lstmSequence } from '../src/lstm-sequence.js';
 import { rnnSequence } from '../src/rnn-sequence.js';
 import { expectClose, expectNoLeak } from './helpers.js';
 
-const [B, T, H] = [3, 5, 4];
-const MASK = [
-  [1, 1, 1, 1, 1],
-  [1, 1, 1, 0, 0],
-  [0, 1, 0, 1, 1],
-];
+type Dims = [B: number, T: number, H: number];
+const SMALL: Dims = [3, 5, 4];
+/** Rows: no padding, padding at the end, gaps (padding at the start and in the middle). */
+function maskFor([B, T]: Dims): number[][] {
+  return Array.from({ length: B }, (_, b) =>
+    Array.from({ length: T }, (_, t) => (b % 3 === 0 ? 1 : b % 3 === 1 ? (t < T - 2 ? 1 : 0) : (t + b) % 2 === 0 || t === T - 1 ? 1 : 0)),
+  );
+}
 
 afterEach(() => {
   setFusedSequenceMode('auto');
@@ -43,14 +46,15 @@ const CELLS: Record<string, CellCase> = {
 };
 
 /** Outputs and the gradients of Σ R ⊙ hs + 0.7 Σ h (− 1.3 Σ c) w.r.t. xp, W_h, h0, c0. */
-function run(cell: CellCase, withMask: boolean) {
+function run(cell: CellCase, withMask: boolean, dims: Dims = SMALL) {
+  const [B, T, H] = dims;
   return tf.tidy(() => {
     const G = cell.gates * H;
     const xp = randn([B, T, G], 1, 1) as tf.Tensor3D;
-    const W_h = randn([H, G], 2, 0.5) as tf.Tensor2D;
+    const W_h = randn([H, G], 2, H <= 4 ? 0.5 : 1 / Math.sqrt(H)) as tf.Tensor2D; // recurrences that neither explode nor vanish
     const h0 = randn([B, H], 3, 0.5) as tf.Tensor2D;
     const c0 = randn([B, H], 4, 0.5) as tf.Tensor2D;
-    const mask = withMask ? tf.tensor2d(MASK) : undefined;
+    const mask = withMask ? tf.tensor2d(maskFor(dims)) : undefined;
     const R = randn([B, T, H], 5, 1);
     const f = (...v: tf.Tensor[]) => {
       const r = cell.run(v[0] as tf.Tensor3D, v[1] as tf.Tensor2D, v[2] as tf.Tensor2D, v[3] as tf.Tensor2D, mask);
@@ -95,9 +99,48 @@ describe.each(['cpu', 'wasm'] as const)('fused sequence kernels on %s', (backend
   });
 });
 
+// The kernels above run on the WebAssembly SIMD module (packages/core/assembly/sequence.ts) wherever
+// H is a multiple of 4; at SMALL sizes only its scalar edges. These sizes fill its 4 × 8 tiles, leave
+// edges (H = 12: 3H and H not multiples of 8, so the GRU and RNN weight gradients take the per-step
+// product; H = 16: the packed one), and split the batch over two threads (B = 9: slices of 5 and 4).
+describe.each(['cpu', 'wasm'] as const)('the SIMD sequence kernels on %s', (backend) => {
+  for (const dims of [[9, 6, 12], [8, 5, 16]] as Dims[]) {
+    for (const threads of [1, 2]) {
+      it(`every cell, masked and not, B, T, H = ${dims.join(', ')}, ${threads} thread${threads > 1 ? 's' : ''}: equals the per-step BPTT`, async () => {
+        await selectBackend({ prefer: backend, log: false });
+        const before = setSimdThreads(threads);
+        const run0 = vi.spyOn(simdKernels()!, 'run');
+        try {
+          for (const cell of Object.values(CELLS)) {
+            for (const withMask of [false, true]) {
+              setFusedSequenceMode('composite');
+              const want = run(cell, withMask, dims);
+              setFusedSequenceMode('fused');
+              const got = run(cell, withMask, dims);
+              expectClose(got.hs, want.hs, 2e-5);
+              expectClose(got.h, want.h, 2e-5);
+              if (want.c) expectClose(got.c!, want.c, 2e-5);
+              got.grads.forEach((g, i) => expectClose(g, want.grads[i]!, 2e-4));
+              tf.dispose([want, got]);
+            }
+          }
+          const jobs = new Set(run0.mock.calls.map(([job]) => job));
+          for (const job of ['lstmForward', 'lstmBackward', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward']) expect(jobs).toContain(job);
+          expect(jobs).toContain(dims[2] % 8 === 0 ? 'weightGradPacked' : 'weightGrad');
+          if (threads > 1) expect(Math.max(...run0.mock.calls.map(([, parts]) => parts.length))).toBe(2);
+        } finally {
+          setSimdThreads(before);
+          run0.mockRestore();
+        }
+      });
+    }
+  }
+});
+
 describe('RNNLayer on cpu', () => {
   it('runs each taught cell through its fused kernel by default (mode auto), the per-step path with mode composite', async () => {
     await selectBackend({ prefer: 'cpu', log: false });
+    const [B, T, H] = SMALL;
     for (const [cell, kernel] of [['lstm', LSTM_SEQUENCE_GRAD], ['gru', GRU_SEQUENCE_GRAD], ['rnn', RNN_SEQUENCE_GRAD]] as const) {
       const layer = new RNNLayer({ cell, inputSize: 3, hidden: H, seed: 1 });
       const x = randn([B, T, 3], 9, 1) as tf.Tensor3D;

@@ -1,0 +1,210 @@
+// The Attend WebAssembly SIMD module (source ../assembly/*.ts, AssemblyScript; built by
+// ../scripts/build-wasm.mjs into ./wasm/, bytes committed) and the threads that run it: in Node, one
+// worker thread per extra core instantiates the same module on the same shared memory, and a kernel
+// call is one job per thread (e.g. a slice of the rows), joined with Atomics — kernels stay
+// synchronous, as tfjs kernels must be. Callers lay their tensors out in the memory (`layout`),
+// `run` a job, and copy the results out. Unavailable (null, with the reason in `simdStatus()`)
+// where WebAssembly SIMD or shared memory is missing, e.g. a browser page that is not cross-origin
+// isolated; then callers keep their other path. Users: ./wasm-fast-paths.ts (BatchMatMul) and
+// @attend/recurrent's fused sequences.
+import { ConfigError } from './errors.js';
+import { ATTEND_SIMD_WASM_BASE64 } from './wasm/attend-simd-wasm.js';
+
+/** The module's exports (pointer arguments are byte offsets; see ../assembly/). */
+export interface SimdExports {
+  gemm(C: number, ldc: number, A: number, lda: number, transA: number, B: number, ldb: number, M: number, K: number, N: number, panel: number, overwrite: number): void;
+  packB(panel: number, B: number, ldb: number, K: number, N: number): void;
+  transpose(out: number, inp: number, rows: number, cols: number): void;
+  lstmForward(...args: number[]): void;
+  lstmBackward(...args: number[]): void;
+  weightGrad(...args: number[]): void;
+  weightGradPacked(...args: number[]): void;
+  gruForward(...args: number[]): void;
+  gruBackward(...args: number[]): void;
+  rnnForward(...args: number[]): void;
+  rnnBackward(...args: number[]): void;
+}
+export type SimdJob = Exclude<keyof SimdExports, 'transpose' | 'packB'>;
+const JOBS: readonly SimdJob[] = ['gemm', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward'];
+
+const PAGE = 65536;
+/** Where our tensors start: the module's own static data (none today) stays below. */
+const BASE = PAGE;
+/** Per worker, Int32 slots in the control block: state, job, then up to 18 arguments. */
+const SLOTS = 20;
+const IDLE = 0;
+const RUN = 1;
+const DONE = 2;
+const FAILED = 3;
+const EXIT = -1;
+
+// The worker: instantiate the module on the shared memory, then run jobs until told to exit.
+const WORKER_SOURCE = `
+const { workerData } = require('node:worker_threads');
+const { module, memory, control, index, jobs } = workerData;
+const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
+const c = new Int32Array(control, index * ${SLOTS * 4}, ${SLOTS});
+for (;;) {
+  let state = Atomics.load(c, 0);
+  while (state !== ${RUN} && state !== ${EXIT}) {
+    Atomics.wait(c, 0, state); // sleeps through idle and done until the next job
+    state = Atomics.load(c, 0);
+  }
+  if (state === ${EXIT}) break;
+  try {
+    exports[jobs[c[1]]](...Array.from(c.subarray(2)));
+    Atomics.store(c, 0, ${DONE});
+  } catch (err) {
+    Atomics.store(c, 0, ${FAILED});
+  }
+  Atomics.notify(c, 0);
+}
+`;
+
+interface WorkerLike {
+  unref(): void;
+  terminate(): Promise<number>;
+}
+interface WorkerThreads {
+  Worker: new (src: string, options: { eval: true; workerData: unknown }) => WorkerLike;
+}
+
+/** The module, its shared memory and the worker threads; one per process, made on first use. */
+export class SimdKernels {
+  readonly exports: SimdExports;
+  private readonly control: Int32Array;
+  private workers: WorkerLike[] = [];
+  private top = BASE;
+
+  constructor(
+    private readonly module: WebAssembly.Module,
+    readonly memory: WebAssembly.Memory,
+    private threads: number,
+  ) {
+    this.exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
+    this.control = new Int32Array(new SharedArrayBuffer(8 * SLOTS * 4));
+  }
+
+  /** Threads a kernel may use (this one included). */
+  get threadCount(): number {
+    return this.threads;
+  }
+
+  setThreads(n: number): void {
+    this.threads = n;
+  }
+
+  /** Starts laying out a call's tensors from the base; returns the allocator. */
+  layout(): (floats: number) => number {
+    this.top = BASE;
+    return (floats) => {
+      const at = this.top;
+      this.top += Math.ceil((floats * 4) / 16) * 16;
+      const need = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
+      if (need > 0) this.memory.grow(need);
+      return at;
+    };
+  }
+
+  /** A float view of the memory (fresh: growing replaces the buffer). */
+  f32(): Float32Array {
+    return new Float32Array(this.memory.buffer);
+  }
+
+  /** Runs `job` once per part: part 0 on this thread, the others on workers, and waits for all. */
+  run(job: SimdJob, parts: number[][]): void {
+    const n = parts.length;
+    for (const p of parts) if (p.length > SLOTS - 2) throw new Error(`simd job ${job}: ${p.length} arguments, the control block holds ${SLOTS - 2}`);
+    this.ensureWorkers(n - 1);
+    for (let w = 1; w < n; w++) {
+      const c = this.slot(w - 1);
+      c.fill(0, 2);
+      c.set(parts[w]!, 2);
+      c[1] = JOBS.indexOf(job);
+      Atomics.store(c, 0, RUN);
+      Atomics.notify(c, 0);
+    }
+    let error: unknown;
+    try {
+      (this.exports[job] as (...args: number[]) => void)(...parts[0]!);
+    } catch (err) {
+      error = err;
+    }
+    for (let w = 1; w < n; w++) {
+      const c = this.slot(w - 1);
+      while (Atomics.load(c, 0) === RUN) Atomics.wait(c, 0, RUN);
+      if (Atomics.load(c, 0) === FAILED) error ??= new Error(`wasm sequence kernel ${job} failed on worker ${w}`);
+      Atomics.store(c, 0, IDLE);
+    }
+    if (error) throw error;
+  }
+
+  private slot(w: number): Int32Array {
+    return this.control.subarray(w * SLOTS, (w + 1) * SLOTS);
+  }
+
+  private ensureWorkers(n: number): void {
+    if (this.workers.length >= n) return;
+    const threads = workerThreads();
+    if (!threads) throw new Error('worker threads are not available here');
+    for (let index = this.workers.length; index < n; index++) {
+      const worker = new threads.Worker(WORKER_SOURCE, { eval: true, workerData: { module: this.module, memory: this.memory, control: this.control.buffer, index, jobs: JOBS } });
+      worker.unref();
+      this.workers.push(worker);
+    }
+  }
+}
+
+/** node:worker_threads when running in Node (no import, so bundlers for the browser see nothing). */
+function workerThreads(): WorkerThreads | undefined {
+  const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
+  return proc?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
+}
+
+function defaultThreads(): number {
+  if (!workerThreads()) return 1;
+  const os = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.('node:os') as { availableParallelism?(): number } | undefined;
+  return Math.max(1, Math.min(8, os?.availableParallelism?.() ?? 1));
+}
+
+let instance: SimdKernels | null | undefined;
+let unavailableReason = '';
+
+function decodeBase64(s: string): Uint8Array {
+  const bin = atob(s);
+  const out = new Uint8Array(bin.length);
+  for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+  return out;
+}
+
+/** The SIMD kernels, or null (with `simdStatus()` saying why) where they cannot run. */
+export function simdKernels(): SimdKernels | null {
+  if (instance !== undefined) return instance;
+  try {
+    if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is not available (a browser page must be cross-origin isolated)');
+    const module = new WebAssembly.Module(decodeBase64(ATTEND_SIMD_WASM_BASE64) as BufferSource);
+    const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
+    instance = new SimdKernels(module, memory, defaultThreads());
+  } catch (err) {
+    unavailableReason = (err as Error).message;
+    instance = null;
+  }
+  return instance;
+}
+
+/** Whether the SIMD kernels load here, how many threads they use, or why they do not load. */
+export function simdStatus(): { available: boolean; threads: number; reason?: string } {
+  const s = simdKernels();
+  return s ? { available: true, threads: s.threadCount } : { available: false, threads: 0, reason: unavailableReason };
+}
+
+/** Sets how many threads the SIMD kernels use (1 = this thread only); returns the previous count. */
+export function setSimdThreads(n: number): number {
+  if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError(`setSimdThreads: expected an integer from 1 to 64, got ${n}`);
+  const s = simdKernels();
+  if (!s) return 1;
+  const before = s.threadCount;
+  if (n > 1 && !workerThreads()) throw new ConfigError(`setSimdThreads(${n}): worker threads are not available here; use 1`);
+  s.setThreads(n);
+  return before;
+}

@@ -1,0 +1,121 @@
+// The WebAssembly SIMD module (../assembly, built into ../src/wasm): it loads here, the committed
+// bytes are what the committed source builds to, and the products it runs for tfjs's BatchMatMul on
+// the wasm backend equal the cpu backend's — every transpose combination, edges that are not
+// multiples of the 4 × 8 tile, batches (broadcast too), one thread and several — with the SIMD path
+// really taken, and no tensor leaks.
+import * as tf from '@tensorflow/tfjs-core';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { Rng, setSimdThreads, simdKernels, simdStatus } from '../src/index.js';
+import { selectBackend } from '../src/node.js';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const quiet = { log: false as const };
+
+afterEach(() => {
+  vi.restoreAllMocks();
+  setSimdThreads(2);
+});
+
+function randn(shape: number[], seed: number): tf.Tensor {
+  const rng = new Rng(seed);
+  const n = shape.reduce((a, b) => a * b, 1);
+  return tf.tensor(Float32Array.from({ length: n }, () => rng.normal()), shape);
+}
+
+/** The same products on cpu and wasm, as plain arrays. */
+async function both(f: () => tf.Tensor[]): Promise<{ want: Float32Array[]; got: Float32Array[] }> {
+  await selectBackend({ prefer: 'cpu', ...quiet });
+  const want = tf.tidy(f).map((t) => { const v = t.dataSync() as Float32Array; t.dispose(); return v; });
+  await selectBackend({ prefer: 'wasm', ...quiet });
+  const got = tf.tidy(f).map((t) => { const v = t.dataSync() as Float32Array; t.dispose(); return v; });
+  return { want, got };
+}
+
+function expectClose(got: Float32Array[], want: Float32Array[], tol: number): void {
+  expect(got.length).toBe(want.length);
+  got.forEach((g, i) => {
+    expect(g.length).toBe(want[i]!.length);
+    let worst = 0;
+    g.forEach((x, j) => (worst = Math.max(worst, Math.abs(x - want[i]![j]!))));
+    expect(worst).toBeLessThan(tol);
+  });
+}
+
+// Sizes above SIMD_MATMUL_MIN_MACS (2^18 multiply–adds per matrix) so that the SIMD GEMM takes them;
+// M, K, N deliberately not multiples of 4 or 8.
+const products: Record<string, () => tf.Tensor[]> = {
+  'rank 2, every transpose combination': () => {
+    const a = randn([67, 129], 1);
+    const b = randn([129, 45], 2);
+    const aT = tf.transpose(a);
+    const bT = tf.transpose(b);
+    return [tf.matMul(a, b), tf.matMul(aT, b, true, false), tf.matMul(a, bT, false, true), tf.matMul(aT, bT, true, true)];
+  },
+  'rank 3 batches, and a rank-2 operand broadcast over the batch': () => {
+    const a = randn([3, 70, 64], 3);
+    const b = randn([3, 64, 72], 4);
+    const w = randn([64, 72], 5);
+    return [tf.matMul(a, b), tf.matMul(a, w), tf.matMul(tf.transpose(w), tf.transpose(a, [0, 2, 1]), false, false)];
+  },
+};
+
+describe('the SIMD module', () => {
+  it('loads in Node with worker threads', () => {
+    const status = simdStatus();
+    expect(status.available).toBe(true);
+    expect(status.threads).toBeGreaterThanOrEqual(1);
+  });
+
+  it('the committed .wasm (and its base64) is what the committed AssemblyScript builds to', () => {
+    const out = mkdtempSync(join(tmpdir(), 'attend-simd-'));
+    try {
+      execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), '--out', out], { stdio: 'pipe' });
+      expect(readFileSync(join(out, 'attend-simd.wasm')).equals(readFileSync(join(root, 'src', 'wasm', 'attend-simd.wasm')))).toBe(true);
+      expect(readFileSync(join(out, 'attend-simd-wasm.ts'), 'utf8')).toBe(readFileSync(join(root, 'src', 'wasm', 'attend-simd-wasm.ts'), 'utf8'));
+    } finally {
+      rmSync(out, { recursive: true, force: true });
+    }
+  }, 60_000);
+
+  it('refuses a thread count that is not a positive integer, saying what it got', () => {
+    expect(() => setSimdThreads(0)).toThrow(/expected an integer from 1 to 64, got 0/);
+    expect(() => setSimdThreads(1.5)).toThrow(/got 1.5/);
+  });
+});
+
+describe('BatchMatMul on wasm through the SIMD GEMM equals the cpu backend', () => {
+  for (const threads of [1, 2]) {
+    for (const [name, f] of Object.entries(products)) {
+      it(`${name}, ${threads} thread${threads > 1 ? 's' : ''}`, async () => {
+        setSimdThreads(threads);
+        const run = vi.spyOn(simdKernels()!, 'run');
+        const { want, got } = await both(f);
+        expect(run.mock.calls.filter(([job]) => job === 'gemm').length).toBeGreaterThan(0); // the SIMD path ran
+        if (threads > 1) expect(Math.max(...run.mock.calls.map(([, parts]) => parts.length))).toBeGreaterThan(1);
+        expectClose(got, want, 1e-4);
+      });
+    }
+  }
+
+  it('small products stay on the original kernel', async () => {
+    const run = vi.spyOn(simdKernels()!, 'run');
+    const { want, got } = await both(() => [tf.matMul(randn([5, 7], 6), randn([7, 3], 7))]);
+    expect(run).not.toHaveBeenCalled();
+    expectClose(got, want, 1e-5);
+  });
+
+  it('leaks no tensors', async () => {
+    await selectBackend({ prefer: 'wasm', ...quiet });
+    const f = products['rank 3 batches, and a rank-2 operand broadcast over the batch']!;
+    tf.tidy(f).forEach((t) => t.dispose());
+    const before = tf.memory();
+    for (let i = 0; i < 2; i++) tf.tidy(f).forEach((t) => t.dispose());
+    expect(tf.memory().numTensors).toBe(before.numTensors);
+    expect(tf.memory().numBytes).toBe(before.numBytes);
+  });
+});

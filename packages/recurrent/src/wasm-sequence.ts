@@ -1,0 +1,174 @@
+// The fused recurrent sequences of ./fused-sequence.ts on @attend/core's WebAssembly SIMD module
+// (kernels: packages/core/assembly/sequence.ts), with the batch split over its threads: one job per
+// thread (rows b0 … b1 − 1 for all T steps; then rows of dW_h for the weight gradient). The
+// functions here take and fill the same arrays as the plain-JS kernels they replace, so the
+// registered kernels (cpu and wasm backends) only choose between the two: the SIMD ones wherever
+// the module loads and H is a multiple of 4.
+import { simdKernels, type SimdKernels } from '@attend/core';
+
+/** The SIMD kernels for hidden size H, or null (then the plain-JS kernels run). */
+export function simdFor(H: number): SimdKernels | null {
+  return H % 4 === 0 ? simdKernels() : null;
+}
+
+/** [lo, hi) slices of 0 … n in `parts` pieces, each a multiple of `step` except the last. */
+function slices(n: number, parts: number, step: number): [number, number][] {
+  const out: [number, number][] = [];
+  const size = Math.ceil(n / parts / step) * step;
+  for (let lo = 0; lo < n; lo += size) out.push([lo, Math.min(n, lo + size)]);
+  return out;
+}
+
+/** Batch slices: at most one per thread, at least 4 rows each (a 4 × 8 tile's height). */
+function batchSlices(s: SimdKernels, B: number): [number, number][] {
+  return slices(B, Math.max(1, Math.min(s.threadCount, Math.floor(B / 4))), 1);
+}
+
+/** dW_h rows split over the threads (multiples of 4). */
+function rowSlices(s: SimdKernels, H: number): [number, number][] {
+  return slices(H, Math.max(1, Math.min(s.threadCount, Math.floor(H / 8))), 4);
+}
+
+type Arr = ArrayLike<number>;
+
+export function lstmForwardSimd(
+  s: SimdKernels, B: number, T: number, H: number,
+  xp: Arr, W: Arr, h0: Arr, c0: Arr, mask: Arr,
+  packed: Float32Array, acts: Float32Array, cs: Float32Array, tcs: Float32Array, hs: Float32Array,
+): void {
+  const G = 4 * H;
+  const BH = B * H;
+  const alloc = s.layout();
+  const [pXp, pW, pMask, pActs, pCs, pTcs, pHs, pPacked, pPanel] = [B * T * G, H * G, B * T, T * B * G, (T + 1) * BH, T * BH, (T + 1) * BH, B * (T + 2) * H, H * G].map(alloc) as number[];
+  const m = s.f32();
+  m.set(xp, pXp! / 4);
+  m.set(W, pW! / 4);
+  m.set(mask, pMask! / 4);
+  m.set(h0, pHs! / 4);
+  m.set(c0, pCs! / 4);
+  s.exports.packB(pPanel!, pW!, G, H, G);
+  s.run('lstmForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp!, pW!, pMask!, pActs!, pCs!, pTcs!, pHs!, pPacked!, pPanel!]));
+  copyOut(s, [[packed, pPacked!], [acts, pActs!], [cs, pCs!], [tcs, pTcs!], [hs, pHs!]]);
+}
+
+export function lstmBackwardSimd(
+  s: SimdKernels, B: number, T: number, H: number,
+  W: Arr, mask: Arr, acts: Arr, cs: Arr, tcs: Arr, hs: Arr, dy: Arr,
+  dxp: Float32Array, dW: Float32Array, dh0: Float32Array, dc0: Float32Array,
+): void {
+  const G = 4 * H;
+  const BH = B * H;
+  const alloc = s.layout();
+  const [pW, pWT, pMask, pActs, pCs, pTcs, pHs, pDy, pDxp, pDW, pDh, pDc, pPanel, pDz] = [H * G, G * H, B * T, T * B * G, (T + 1) * BH, T * BH, (T + 1) * BH, B * (T + 2) * H, B * T * G, H * G, BH, BH, G * H, T * B * G].map(alloc) as number[];
+  const m = s.f32();
+  m.set(W, pW! / 4);
+  m.set(mask, pMask! / 4);
+  m.set(acts, pActs! / 4);
+  m.set(cs, pCs! / 4);
+  m.set(tcs, pTcs! / 4);
+  m.set(hs, pHs! / 4);
+  m.set(dy, pDy! / 4);
+  s.exports.transpose(pWT!, pW!, H, G);
+  s.exports.packB(pPanel!, pWT!, H, G, H);
+  s.run('lstmBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pWT!, pMask!, pActs!, pCs!, pTcs!, pDy!, pDxp!, pDh!, pDc!, pPanel!, pDz!]));
+  s.run('weightGradPacked', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDz!, G, pDW!, G]));
+  copyOut(s, [[dxp, pDxp!], [dW, pDW!], [dh0, pDh!], [dc0, pDc!]]);
+}
+
+export function gruForwardSimd(
+  s: SimdKernels, B: number, T: number, H: number,
+  xp: Arr, W: Arr, h0: Arr, mask: Arr,
+  packed: Float32Array, acts: Float32Array, hs: Float32Array,
+): void {
+  const G = 3 * H;
+  const BH = B * H;
+  const alloc = s.layout();
+  const [pXp, pW, pMask, pActs, pHs, pPacked, pRh, pPanel] = [B * T * G, H * G, B * T, T * B * G, (T + 1) * BH, B * (T + 1) * H, T * BH, H * G].map(alloc) as number[];
+  const m = s.f32();
+  m.set(xp, pXp! / 4);
+  m.set(W, pW! / 4);
+  m.set(mask, pMask! / 4);
+  m.set(h0, pHs! / 4);
+  s.exports.packB(pPanel!, pW!, G, H, G);
+  s.run('gruForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp!, pW!, pMask!, pActs!, pHs!, pPacked!, pRh!, pPanel!]));
+  copyOut(s, [[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
+}
+
+export function gruBackwardSimd(
+  s: SimdKernels, B: number, T: number, H: number,
+  W: Arr, mask: Arr, acts: Arr, hs: Arr, dy: Arr,
+  dxp: Float32Array, dW: Float32Array, dh0: Float32Array,
+): void {
+  const G = 3 * H;
+  const BH = B * H;
+  const alloc = s.layout();
+  const packed = H % 8 === 0; // dz packed for one weight-gradient product per block (else one per step)
+  const [pW, pWT, pMask, pActs, pHs, pDy, pDxp, pDW, pDh, pRh, pDRh, pPanelRZ, pPanelN, pDz] = [H * G, G * H, B * T, T * B * G, (T + 1) * BH, B * (T + 1) * H, B * T * G, H * G, BH, T * BH, BH, 2 * H * H, H * H, packed ? T * B * G : 0].map(alloc) as number[];
+  const m = s.f32();
+  m.set(W, pW! / 4);
+  m.set(mask, pMask! / 4);
+  m.set(acts, pActs! / 4);
+  m.set(hs, pHs! / 4);
+  m.set(dy, pDy! / 4);
+  s.exports.transpose(pWT!, pW!, H, G);
+  s.exports.packB(pPanelRZ!, pWT!, H, 2 * H, H); // rows 0 … 2H of W_hᵀ
+  s.exports.packB(pPanelN!, pWT! + 8 * H * H, H, H, H); // rows 2H … 3H
+  s.run('gruBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pWT!, pMask!, pActs!, pHs!, pDy!, pDxp!, pDh!, pRh!, pDRh!, pPanelRZ!, pPanelN!, packed ? pDz! : 0]));
+  const rows = rowSlices(s, H);
+  if (packed) {
+    s.run('weightGradPacked', rows.map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDz!, 2 * H, pDW!, G]));
+    s.run('weightGradPacked', rows.map(([k0, k1]) => [T, B, H, k0, k1, pRh!, pDz! + (2 * H / 8) * T * B * 32, H, pDW! + 8 * H, G]));
+  } else {
+    s.run('weightGrad', rows.map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDxp!, G, 0, 2 * H, pDW!, G]));
+    s.run('weightGrad', rows.map(([k0, k1]) => [T, B, H, k0, k1, pRh!, pDxp!, G, 2 * H, H, pDW! + 8 * H, G]));
+  }
+  copyOut(s, [[dxp, pDxp!], [dW, pDW!], [dh0, pDh!]]);
+}
+
+export function rnnForwardSimd(
+  s: SimdKernels, B: number, T: number, H: number, relu: boolean,
+  xp: Arr, W: Arr, h0: Arr, mask: Arr,
+  packed: Float32Array, acts: Float32Array, hs: Float32Array,
+): void {
+  const BH = B * H;
+  const alloc = s.layout();
+  const [pXp, pW, pMask, pActs, pHs, pPacked, pPanel] = [B * T * H, H * H, B * T, T * BH, (T + 1) * BH, B * (T + 1) * H, H * H].map(alloc) as number[];
+  const m = s.f32();
+  m.set(xp, pXp! / 4);
+  m.set(W, pW! / 4);
+  m.set(mask, pMask! / 4);
+  m.set(h0, pHs! / 4);
+  s.exports.packB(pPanel!, pW!, H, H, H);
+  s.run('rnnForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pXp!, pW!, pMask!, pActs!, pHs!, pPacked!, pPanel!]));
+  copyOut(s, [[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
+}
+
+export function rnnBackwardSimd(
+  s: SimdKernels, B: number, T: number, H: number, relu: boolean,
+  W: Arr, mask: Arr, acts: Arr, hs: Arr, dy: Arr,
+  dxp: Float32Array, dW: Float32Array, dh0: Float32Array,
+): void {
+  const BH = B * H;
+  const alloc = s.layout();
+  const packed = H % 8 === 0;
+  const [pW, pWT, pMask, pActs, pHs, pDy, pDxp, pDW, pDh, pPanel, pDz] = [H * H, H * H, B * T, T * BH, (T + 1) * BH, B * (T + 1) * H, B * T * H, H * H, BH, H * H, packed ? T * BH : 0].map(alloc) as number[];
+  const m = s.f32();
+  m.set(W, pW! / 4);
+  m.set(mask, pMask! / 4);
+  m.set(acts, pActs! / 4);
+  m.set(hs, pHs! / 4);
+  m.set(dy, pDy! / 4);
+  s.exports.transpose(pWT!, pW!, H, H);
+  s.exports.packB(pPanel!, pWT!, H, H, H);
+  s.run('rnnBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pWT!, pMask!, pActs!, pDy!, pDxp!, pDh!, pPanel!, packed ? pDz! : 0]));
+  if (packed) s.run('weightGradPacked', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDz!, H, pDW!, H]));
+  else s.run('weightGrad', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDxp!, H, 0, H, pDW!, H]));
+  copyOut(s, [[dxp, pDxp!], [dW, pDW!], [dh0, pDh!]]);
+}
+
+/** Copies each region (byte offset) of the memory into its output array. */
+function copyOut(s: SimdKernels, pairs: [Float32Array, number][]): void {
+  const m = s.f32();
+  for (const [out, at] of pairs) out.set(m.subarray(at / 4, at / 4 + out.length));
+}
+
