@@ -1,15 +1,16 @@
 // `pnpm bench rnn`: training throughput (characters/s) of one char-RNN language model step —
 // embedding 64, one recurrent layer of 256 units, linear head over 65 characters, batch 32 × 100
 // characters, Adam — for `tf.layers.lstm` (tfjs-layers), our composite path (autodiff through the
-// per-step ops: the reference), and our default path (hand-written BPTT; TensorFlow's BlockLSTM or
-// GRUBlockCell on the tensorflow backend, with the hand-written BPTT beside it), on every backend
+// per-step ops: the reference), and our default path (TensorFlow's BlockLSTM or GRUBlockCell on the
+// tensorflow backend, with the hand-written BPTT beside it; on wasm the fused layer kernels on our
+// SIMD module with every thread, with the per-step BPTT and one thread beside it), on every backend
 // that loads here; with PyTorch on CPU as the baseline measured in the same run (ATTEND_BENCH_PYTHON,
 // else python3; "skipped: no torch" otherwise), on the CPU with 2 threads, or on the GPU with
 // `--device cuda` (cuDNN).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ConfigError, Rng } from '@attend/core';
-import { RNNLanguageModel, setHandWrittenBackward, setTensorflowSequenceOps, type CellKind } from '@attend/recurrent';
+import { ConfigError, Rng, setSimdThreads, simdStatus } from '@attend/core';
+import { fusedSequenceAvailable, RNNLanguageModel, setFusedSequenceMode, setHandWrittenBackward, setTensorflowSequenceOps, type CellKind, type FusedSequenceMode } from '@attend/recurrent';
 import { onEachBackend } from './backends.js';
 import { runPytorch, TORCH_DEVICES, type TorchDevice } from './pytorch.js';
 import { median, ratio, table } from './timing.js';
@@ -59,9 +60,12 @@ function timeSteps(o: RnnBenchOptions, step: () => tf.Scalar): number {
   return median(times);
 }
 
-function benchOurs(o: RnnBenchOptions, handWritten: boolean, tensorflowOps = true): number {
+/** Our RNNLanguageModel: autodiff or hand-written backward, TensorFlow's fused ops or not, the fused kernels' mode and SIMD threads. */
+function benchOurs(o: RnnBenchOptions, handWritten: boolean, { tensorflowOps = true, fused = 'auto', threads }: { tensorflowOps?: boolean; fused?: FusedSequenceMode; threads?: number } = {}): number {
   const before = setHandWrittenBackward(handWritten);
   const beforeOps = setTensorflowSequenceOps(tensorflowOps);
+  const beforeMode = setFusedSequenceMode(fused);
+  const beforeThreads = threads === undefined ? undefined : setSimdThreads(threads);
   const model = new RNNLanguageModel({ cell: o.cell, vocabSize: o.vocab, embed: o.embed, hidden: o.hidden, layers: 1, seed: 0 });
   const opt = tf.train.adam(2e-3);
   const { x, y } = batch(o, new Rng(0));
@@ -71,6 +75,8 @@ function benchOurs(o: RnnBenchOptions, handWritten: boolean, tensorflowOps = tru
   } finally {
     setHandWrittenBackward(before);
     setTensorflowSequenceOps(beforeOps);
+    setFusedSequenceMode(beforeMode);
+    if (beforeThreads !== undefined) setSimdThreads(beforeThreads);
     model.dispose();
     opt.dispose();
     tf.dispose([x, y]);
@@ -123,12 +129,22 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
   const torch = benchPytorch(o);
   const skipped = await onEachBackend(o.backends, (c) => {
     // On tfjs-node the LSTM and the taught GRU default to TensorFlow's fused ops; the hand-written BPTT is shown beside them.
+    // On wasm and cpu the default is the fused layer kernel on our SIMD module with every thread; beside it the
+    // per-step hand-written BPTT (no fused kernels) and the fused kernels on one thread.
     const tfOp = c.name === 'tensorflow' ? { lstm: 'TF BlockLSTM', gru: 'TF GRUBlockCell', rnn: undefined }[o.cell] : undefined;
+    const simd = simdStatus();
+    const fused = fusedSequenceAvailable(o.hidden) && simd.available;
     const impls: [string, () => number][] = [
       [`tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
-      ...(tfOp ? [['Attend hand-written BPTT', () => benchOurs(o, true, false)] as [string, () => number]] : []),
-      [`Attend default (${tfOp ?? 'hand-written BPTT'})`, () => benchOurs(o, true)],
+      ...(tfOp ? [['Attend hand-written BPTT', () => benchOurs(o, true, { tensorflowOps: false })] as [string, () => number]] : []),
+      ...(fused
+        ? ([
+            ['Attend hand-written BPTT, per-step ops', () => benchOurs(o, true, { fused: 'composite' })],
+            ['Attend fused kernels (SIMD), 1 thread', () => benchOurs(o, true, { threads: 1 })],
+          ] as [string, () => number][])
+        : []),
+      [`Attend default (${tfOp ?? (fused ? `fused SIMD kernels, ${simd.threads} threads` : 'hand-written BPTT')})`, () => benchOurs(o, true)],
     ];
     for (const [impl, run] of impls) {
       const seconds = run();

@@ -48,12 +48,18 @@
   v128.store(c3, a30); v128.store(c3 + 16, a31);
 }
 
-/** One element of C += A·B (the edges the 4 × 8 tiles do not cover). */
-@inline function dotAt(A: usize, lda: i32, transA: bool, B: usize, ldb: i32, i: i32, j: i32, K: i32): f32 {
+/**
+ * One element of C += A·B (the edges the 4 × 8 tiles do not cover). B(k, j) comes from the packed
+ * panel for the columns it holds (j < N & ~7), so B itself is needed only for the last N % 8 columns.
+ */
+@inline function dotAt(A: usize, lda: i32, transA: bool, B: usize, ldb: i32, panel: usize, N8: i32, i: i32, j: i32, K: i32): f32 {
   let s: f32 = 0;
+  const packed = panel != 0 && j < N8;
+  const pb: usize = packed ? panel + ((<usize>(j >> 3) * K) << 5) + (<usize>(j & 7) << 2) : B + (<usize>j << 2);
+  const sb: usize = packed ? 32 : <usize>ldb << 2;
   for (let k = 0; k < K; k++) {
     const a = transA ? load<f32>(A + ((<usize>k * lda + i) << 2)) : load<f32>(A + ((<usize>i * lda + k) << 2));
-    s += a * load<f32>(B + ((<usize>k * ldb + j) << 2));
+    s += a * load<f32>(pb + <usize>k * sb);
   }
   return s;
 }
@@ -87,8 +93,8 @@ export function packRow(panel: usize, K: i32, r: i32, src: usize, N: i32): void 
 
 /**
  * C += A·B, or with `overwrite` C = A·B (C's old values never read). A [M × K] (or, transA,
- * stored [K × M]) and B [K × N], row strides in floats. `panel`: B packed by `packB`, or 0 to read
- * B in place. K is blocked so that the rows of A one block touches (M × KC floats) stay within
+ * stored [K × M]) and B [K × N], row strides in floats. `panel`: B packed by `packB` (or row by row
+ * by packRow: then B may be 0 when N is a multiple of 8), or 0 to read B in place. K is blocked so that the rows of A one block touches (M × KC floats) stay within
  * 1 MiB — in L2 while the strips of B go by.
  */
 export function gemm(C: usize, ldc: i32, A: usize, lda: i32, transA: bool, B: usize, ldb: i32, M: i32, K: i32, N: i32, panel: usize, overwrite: bool): void {
@@ -112,8 +118,28 @@ export function gemm(C: usize, ldc: i32, A: usize, lda: i32, transA: bool, B: us
     const from = i < M4 ? N8 : 0;
     for (let j = from; j < N; j++) {
       const p = C + ((<usize>i * ldc + j) << 2);
-      store<f32>(p, (overwrite ? <f32>0 : load<f32>(p)) + dotAt(A, lda, transA, B, ldb, i, j, K));
+      store<f32>(p, (overwrite ? <f32>0 : load<f32>(p)) + dotAt(A, lda, transA, B, ldb, panel, N8, i, j, K));
     }
+  }
+}
+
+/** C [M × N] = A·W + b: each row of C starts as b [N], then the product (one thread's rows; W packed in `panel`). */
+export function linear(C: usize, A: usize, lda: i32, W: usize, ldw: i32, b: usize, M: i32, K: i32, N: i32, panel: usize): void {
+  for (let i = 0; i < M; i++) memory.copy(C + ((<usize>i * N) << 2), b, <usize>N << 2);
+  gemm(C, N, A, lda, false, W, ldw, M, K, N, panel, false);
+}
+
+/** out [n] = Σ_r src[r × n + j]: the column sums of src [rows × n] (a bias gradient), a row at a time. */
+export function sumRows(out: usize, src: usize, rows: i32, n: i32): void {
+  const n4 = n & ~3;
+  memory.fill(out, 0, <usize>n << 2);
+  for (let r = 0; r < rows; r++) {
+    const row = src + ((<usize>r * n) << 2);
+    for (let j = 0; j < n4; j += 4) {
+      const o = out + (<usize>j << 2);
+      v128.store(o, f32x4.add(ld(o), ld(row + (<usize>j << 2))));
+    }
+    for (let j = n4; j < n; j++) store<f32>(out + (<usize>j << 2), load<f32>(out + (<usize>j << 2)) + load<f32>(row + (<usize>j << 2)));
   }
 }
 

@@ -14,6 +14,8 @@ import { ATTEND_SIMD_WASM_BASE64 } from './wasm/attend-simd-wasm.js';
 export interface SimdExports {
   gemm(C: number, ldc: number, A: number, lda: number, transA: number, B: number, ldb: number, M: number, K: number, N: number, panel: number, overwrite: number): void;
   packB(panel: number, B: number, ldb: number, K: number, N: number): void;
+  sumRows(out: number, src: number, rows: number, n: number): void;
+  linear(...args: number[]): void;
   transpose(out: number, inp: number, rows: number, cols: number): void;
   lstmForward(...args: number[]): void;
   lstmBackward(...args: number[]): void;
@@ -24,8 +26,8 @@ export interface SimdExports {
   rnnForward(...args: number[]): void;
   rnnBackward(...args: number[]): void;
 }
-export type SimdJob = Exclude<keyof SimdExports, 'transpose' | 'packB'>;
-const JOBS: readonly SimdJob[] = ['gemm', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward'];
+export type SimdJob = Exclude<keyof SimdExports, 'transpose' | 'packB' | 'sumRows'>;
+const JOBS: readonly SimdJob[] = ['gemm', 'linear', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward'];
 
 const PAGE = 65536;
 /** Where our tensors start: the module's own static data (none today) stays below. */

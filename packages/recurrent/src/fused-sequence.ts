@@ -473,6 +473,11 @@ export function setFusedSequenceMode(m: FusedSequenceMode): FusedSequenceMode {
   return before;
 }
 
+/** The current mode (see setFusedSequenceMode). */
+export function fusedSequenceMode(): FusedSequenceMode {
+  return mode;
+}
+
 /**
  * Whether the fused kernels run on the active backend in the current mode, for hidden size `hidden`
  * (mode 'auto' takes wasm only where the SIMD module runs them: in Node, H a multiple of 4).

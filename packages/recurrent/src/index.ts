@@ -66,3 +66,15 @@ export {
   setFusedSequenceMode,
   type FusedSequenceMode,
 } from './fused-sequence.js';
+export {
+  GRU_LAYER,
+  GRU_LAYER_GRAD,
+  LSTM_LAYER,
+  LSTM_LAYER_GRAD,
+  RNN_LAYER,
+  RNN_LAYER_GRAD,
+  fusedLayerAvailable,
+  fusedLayerPacked,
+  registerFusedLayers,
+  type LayerCell,
+} from './fused-layer.js';

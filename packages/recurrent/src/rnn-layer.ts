@@ -15,6 +15,8 @@ import { lstmSequence } from './lstm-sequence.js';
 import { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
 import { gruLayerTensorflow, gruStepTensorflow, lstmLayerTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './lstm-tensorflow.js';
 import { rnnSequence } from './rnn-sequence.js';
+import { fusedLayerAvailable, fusedLayerPacked } from './fused-layer.js';
+import { unpackSequence } from './sequence-mask.js';
 
 let useHandWrittenBackward = true;
 /**
@@ -228,6 +230,8 @@ export class RNNLayer implements SequenceLayer {
   private wholeSequence(x: tf.Tensor3D, s0: CellState, mask?: tf.Tensor2D): { hs: tf.Tensor3D; last: CellState } | undefined {
     const cell = this.cell;
     const tensorflow = useTensorflowOps && !mask && tensorflowAvailable();
+    const layer = this.fusedLayer(x, s0, mask);
+    if (layer) return layer;
     if (cell instanceof LSTMCell) {
       const r =
         tensorflow
@@ -246,6 +250,23 @@ export class RNNLayer implements SequenceLayer {
       r = rnnSequence(this.projectAll(x), cell.W_hh as tf.Tensor2D, s0.h, cell.activation, mask);
     }
     return r && { hs: r.hs, last: { h: r.h } };
+  }
+
+  /** The whole layer, input projection included, as one kernel each way (./fused-layer.ts), where available. */
+  private fusedLayer(x: tf.Tensor3D, s0: CellState, mask?: tf.Tensor2D): { hs: tf.Tensor3D; last: CellState } | undefined {
+    const cell = this.cell;
+    const H = this.hidden;
+    let packed: tf.Tensor3D | undefined;
+    if (cell instanceof LSTMCell && fusedLayerAvailable('lstm', H)) {
+      packed = fusedLayerPacked('lstm', x, cell.W_x as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_h as tf.Tensor2D, s0.h, { c0: s0.c!, mask });
+    } else if (cell instanceof GRUCell && !cell.resetAfter && fusedLayerAvailable('gru', H)) {
+      packed = fusedLayerPacked('gru', x, cell.W_x as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_h as tf.Tensor2D, s0.h, { mask });
+    } else if (cell instanceof SimpleRNNCell && fusedLayerAvailable('rnn', H)) {
+      packed = fusedLayerPacked('rnn', x, cell.W_xh as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_hh as tf.Tensor2D, s0.h, { mask, activation: cell.activation });
+    }
+    if (!packed) return undefined;
+    const { hs, finals } = unpackSequence(packed, cell instanceof LSTMCell ? 2 : 1);
+    return { hs, last: cell instanceof LSTMCell ? { h: finals[0]!, c: finals[1]! } : { h: finals[0]! } };
   }
 
   step(x: tf.Tensor2D, state?: RNNState): StepResult {

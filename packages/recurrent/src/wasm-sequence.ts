@@ -31,30 +31,98 @@ function rowSlices(s: SimdKernels, H: number): [number, number][] {
 
 type Arr = ArrayLike<number>;
 
+/** The input projection done inside the kernel (./fused-layer.ts): xp = x·W_x + b, x `[B, T, D]`, W_x `[D, G]`, b `[G]`. */
+export interface Projection {
+  D: number;
+  x: Arr;
+  W_x: Arr;
+  b: Arr;
+}
+/** …and its gradient: from dxp (never leaving the module) to dx `[B, T, D]`, dW_x `[D, G]`, db `[G]`. */
+export interface ProjectionGrad {
+  D: number;
+  x: Arr;
+  W_x: Arr;
+  dx: Float32Array;
+  dW_x: Float32Array;
+  db: Float32Array;
+}
+
+/** Row slices of n rows over the threads (multiples of 4), at least 16 rows each. */
+function rowParts(s: SimdKernels, n: number): [number, number][] {
+  return slices(n, Math.max(1, Math.min(s.threadCount, Math.floor(n / 16))), 4);
+}
+
+/** Lays out xp `[B, T, G]` and fills it: a copy of xp, or x·W_x + b computed here (rows split over the threads). */
+function placeXp(s: SimdKernels, alloc: (floats: number) => number, xp: Arr | Projection, B: number, T: number, G: number): number {
+  const pXp = alloc(B * T * G);
+  if (!('W_x' in xp)) {
+    s.f32().set(xp, pXp / 4);
+    return pXp;
+  }
+  const { D, x, W_x, b } = xp;
+  const [pX, pW, pB, pPanel] = [B * T * D, D * G, G, D * G].map(alloc) as [number, number, number, number];
+  const m = s.f32();
+  m.set(x, pX / 4);
+  m.set(W_x, pW / 4);
+  m.set(b, pB / 4);
+  s.exports.packB(pPanel, pW, G, D, G);
+  // linear(C, A, lda, W, ldw, b, M, K, N, panel) on rows r0 … r1 − 1 of [B·T, D]
+  s.run('linear', rowParts(s, B * T).map(([r0, r1]) => [pXp + r0 * G * 4, pX + r0 * D * 4, D, pW, G, pB, r1 - r0, D, G, pPanel]));
+  return pXp;
+}
+
+/**
+ * The gradient reaching xp — dz, at pDxp `[B, T, G]` and packed at pDz (rows t·B + b) — copied out as
+ * dxp, or taken on through the projection: dW_x = Σ x_{t,b}ᵀ dz_{t,b} (one product over all rows,
+ * split by rows of dW_x), db = Σ dz, dx = dz·W_xᵀ (split by rows).
+ */
+function leaveXp(s: SimdKernels, alloc: (floats: number) => number, target: Float32Array | ProjectionGrad, B: number, T: number, G: number, pDxp: number, pDz: number): void {
+  if (target instanceof Float32Array) {
+    target.set(s.f32().subarray(pDxp / 4, pDxp / 4 + target.length));
+    return;
+  }
+  const { D, x, W_x } = target;
+  const [pXT, pW, pWT, pPanel, pDx, pDW, pDb] = [T * B * D, D * G, G * D, G * D, B * T * D, D * G, G].map(alloc) as number[];
+  let m = s.f32();
+  for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let k = 0; k < D; k++) m[pXT! / 4 + (t * B + b) * D + k] = x[(b * T + t) * D + k]!; // x as [T, B, D]
+  m.set(W_x, pW! / 4);
+  s.exports.transpose(pWT!, pW!, D, G);
+  s.exports.packB(pPanel!, pWT!, D, G, D);
+  s.run('weightGradPacked', slices(D, Math.max(1, Math.min(s.threadCount, Math.floor(D / 8))), 4).map(([k0, k1]) => [T, B, D, k0, k1, pXT!, pDz, G, pDW!, G]));
+  s.exports.sumRows(pDb!, pDxp, B * T, G);
+  // gemm(C, ldc, A, lda, transA, B, ldb, M, K, N, panel, overwrite) on rows r0 … r1 − 1 of [B·T, G]
+  s.run('gemm', rowParts(s, B * T).map(([r0, r1]) => [pDx! + r0 * D * 4, D, pDxp + r0 * G * 4, G, 0, pWT!, D, r1 - r0, G, D, pPanel!, 1]));
+  m = s.f32();
+  target.dx.set(m.subarray(pDx! / 4, pDx! / 4 + B * T * D));
+  target.dW_x.set(m.subarray(pDW! / 4, pDW! / 4 + D * G));
+  target.db.set(m.subarray(pDb! / 4, pDb! / 4 + G));
+}
+
 export function lstmForwardSimd(
   s: SimdKernels, B: number, T: number, H: number,
-  xp: Arr, W: Arr, h0: Arr, c0: Arr, mask: Arr,
+  xp: Arr | Projection, W: Arr, h0: Arr, c0: Arr, mask: Arr,
   packed: Float32Array, acts: Float32Array, cs: Float32Array, tcs: Float32Array, hs: Float32Array,
 ): void {
   const G = 4 * H;
   const BH = B * H;
   const alloc = s.layout();
-  const [pXp, pW, pMask, pActs, pCs, pTcs, pHs, pPacked, pPanel] = [B * T * G, H * G, B * T, T * B * G, (T + 1) * BH, T * BH, (T + 1) * BH, B * (T + 2) * H, H * G].map(alloc) as number[];
+  const pXp = placeXp(s, alloc, xp, B, T, G);
+  const [pW, pMask, pActs, pCs, pTcs, pHs, pPacked, pPanel] = [H * G, B * T, T * B * G, (T + 1) * BH, T * BH, (T + 1) * BH, B * (T + 2) * H, H * G].map(alloc) as number[];
   const m = s.f32();
-  m.set(xp, pXp! / 4);
   m.set(W, pW! / 4);
   m.set(mask, pMask! / 4);
   m.set(h0, pHs! / 4);
   m.set(c0, pCs! / 4);
   s.exports.packB(pPanel!, pW!, G, H, G);
-  s.run('lstmForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp!, pW!, pMask!, pActs!, pCs!, pTcs!, pHs!, pPacked!, pPanel!]));
+  s.run('lstmForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp, pW!, pMask!, pActs!, pCs!, pTcs!, pHs!, pPacked!, pPanel!]));
   copyOut(s, [[packed, pPacked!], [acts, pActs!], [cs, pCs!], [tcs, pTcs!], [hs, pHs!]]);
 }
 
 export function lstmBackwardSimd(
   s: SimdKernels, B: number, T: number, H: number,
   W: Arr, mask: Arr, acts: Arr, cs: Arr, tcs: Arr, hs: Arr, dy: Arr,
-  dxp: Float32Array, dW: Float32Array, dh0: Float32Array, dc0: Float32Array,
+  dxp: Float32Array | ProjectionGrad, dW: Float32Array, dh0: Float32Array, dc0: Float32Array,
 ): void {
   const G = 4 * H;
   const BH = B * H;
@@ -72,32 +140,33 @@ export function lstmBackwardSimd(
   s.exports.packB(pPanel!, pWT!, H, G, H);
   s.run('lstmBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pWT!, pMask!, pActs!, pCs!, pTcs!, pDy!, pDxp!, pDh!, pDc!, pPanel!, pDz!]));
   s.run('weightGradPacked', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDz!, G, pDW!, G]));
-  copyOut(s, [[dxp, pDxp!], [dW, pDW!], [dh0, pDh!], [dc0, pDc!]]);
+  copyOut(s, [[dW, pDW!], [dh0, pDh!], [dc0, pDc!]]);
+  leaveXp(s, alloc, dxp, B, T, G, pDxp!, pDz!);
 }
 
 export function gruForwardSimd(
   s: SimdKernels, B: number, T: number, H: number,
-  xp: Arr, W: Arr, h0: Arr, mask: Arr,
+  xp: Arr | Projection, W: Arr, h0: Arr, mask: Arr,
   packed: Float32Array, acts: Float32Array, hs: Float32Array,
 ): void {
   const G = 3 * H;
   const BH = B * H;
   const alloc = s.layout();
-  const [pXp, pW, pMask, pActs, pHs, pPacked, pRh, pPanel] = [B * T * G, H * G, B * T, T * B * G, (T + 1) * BH, B * (T + 1) * H, T * BH, H * G].map(alloc) as number[];
+  const pXp = placeXp(s, alloc, xp, B, T, G);
+  const [pW, pMask, pActs, pHs, pPacked, pRh, pPanel] = [H * G, B * T, T * B * G, (T + 1) * BH, B * (T + 1) * H, T * BH, H * G].map(alloc) as number[];
   const m = s.f32();
-  m.set(xp, pXp! / 4);
   m.set(W, pW! / 4);
   m.set(mask, pMask! / 4);
   m.set(h0, pHs! / 4);
   s.exports.packB(pPanel!, pW!, G, H, G);
-  s.run('gruForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp!, pW!, pMask!, pActs!, pHs!, pPacked!, pRh!, pPanel!]));
+  s.run('gruForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp, pW!, pMask!, pActs!, pHs!, pPacked!, pRh!, pPanel!]));
   copyOut(s, [[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
 }
 
 export function gruBackwardSimd(
   s: SimdKernels, B: number, T: number, H: number,
   W: Arr, mask: Arr, acts: Arr, hs: Arr, dy: Arr,
-  dxp: Float32Array, dW: Float32Array, dh0: Float32Array,
+  dxp: Float32Array | ProjectionGrad, dW: Float32Array, dh0: Float32Array,
 ): void {
   const G = 3 * H;
   const BH = B * H;
@@ -122,31 +191,32 @@ export function gruBackwardSimd(
     s.run('weightGrad', rows.map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDxp!, G, 0, 2 * H, pDW!, G]));
     s.run('weightGrad', rows.map(([k0, k1]) => [T, B, H, k0, k1, pRh!, pDxp!, G, 2 * H, H, pDW! + 8 * H, G]));
   }
-  copyOut(s, [[dxp, pDxp!], [dW, pDW!], [dh0, pDh!]]);
+  copyOut(s, [[dW, pDW!], [dh0, pDh!]]);
+  leaveXp(s, alloc, dxp, B, T, G, pDxp!, pDz!);
 }
 
 export function rnnForwardSimd(
   s: SimdKernels, B: number, T: number, H: number, relu: boolean,
-  xp: Arr, W: Arr, h0: Arr, mask: Arr,
+  xp: Arr | Projection, W: Arr, h0: Arr, mask: Arr,
   packed: Float32Array, acts: Float32Array, hs: Float32Array,
 ): void {
   const BH = B * H;
   const alloc = s.layout();
-  const [pXp, pW, pMask, pActs, pHs, pPacked, pPanel] = [B * T * H, H * H, B * T, T * BH, (T + 1) * BH, B * (T + 1) * H, H * H].map(alloc) as number[];
+  const pXp = placeXp(s, alloc, xp, B, T, H);
+  const [pW, pMask, pActs, pHs, pPacked, pPanel] = [H * H, B * T, T * BH, (T + 1) * BH, B * (T + 1) * H, H * H].map(alloc) as number[];
   const m = s.f32();
-  m.set(xp, pXp! / 4);
   m.set(W, pW! / 4);
   m.set(mask, pMask! / 4);
   m.set(h0, pHs! / 4);
   s.exports.packB(pPanel!, pW!, H, H, H);
-  s.run('rnnForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pXp!, pW!, pMask!, pActs!, pHs!, pPacked!, pPanel!]));
+  s.run('rnnForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pXp, pW!, pMask!, pActs!, pHs!, pPacked!, pPanel!]));
   copyOut(s, [[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
 }
 
 export function rnnBackwardSimd(
   s: SimdKernels, B: number, T: number, H: number, relu: boolean,
   W: Arr, mask: Arr, acts: Arr, hs: Arr, dy: Arr,
-  dxp: Float32Array, dW: Float32Array, dh0: Float32Array,
+  dxp: Float32Array | ProjectionGrad, dW: Float32Array, dh0: Float32Array,
 ): void {
   const BH = B * H;
   const alloc = s.layout();
@@ -163,7 +233,8 @@ export function rnnBackwardSimd(
   s.run('rnnBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pWT!, pMask!, pActs!, pDy!, pDxp!, pDh!, pPanel!, packed ? pDz! : 0]));
   if (packed) s.run('weightGradPacked', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDz!, H, pDW!, H]));
   else s.run('weightGrad', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDxp!, H, 0, H, pDW!, H]));
-  copyOut(s, [[dxp, pDxp!], [dW, pDW!], [dh0, pDh!]]);
+  copyOut(s, [[dW, pDW!], [dh0, pDh!]]);
+  leaveXp(s, alloc, dxp, B, T, H, pDxp!, pDz!);
 }
 
 /** Copies each region (byte offset) of the memory into its output array. */
