@@ -9,7 +9,7 @@
 // `--device cuda` (cuDNN).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ConfigError, Rng, setSimdThreads, simdStatus } from '@attend/core';
+import { ConfigError, Rng, setSimdThreads, setWasmFastPaths, simdStatus } from '@attend/core';
 import { fusedSequenceAvailable, RNNLanguageModel, setFusedSequenceMode, setHandWrittenBackward, setTensorflowSequenceOps, type CellKind, type FusedSequenceMode } from '@attend/recurrent';
 import { onEachBackend } from './backends.js';
 import { runPytorch, TORCH_DEVICES, type TorchDevice } from './pytorch.js';
@@ -111,6 +111,16 @@ function benchLayers(o: RnnBenchOptions): number {
   }
 }
 
+/** `f` with tfjs's stock wasm kernels instead of Attend's replacements (then Attend's again). */
+function stockWasm<T>(f: () => T): T {
+  const before = setWasmFastPaths(false);
+  try {
+    return f();
+  } finally {
+    setWasmFastPaths(before);
+  }
+}
+
 /** PyTorch in the same run, or the reason it was skipped. */
 export function benchPytorch(o: RnnBenchOptions, threads = 2): RnnBenchRow | string {
   const args = ['--cell', o.cell, '--vocab', `${o.vocab}`, '--embed', `${o.embed}`, '--hidden', `${o.hidden}`, '--seq-len', `${o.seqLen}`,
@@ -134,8 +144,11 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
     const tfOp = c.name === 'tensorflow' ? { lstm: 'TF BlockLSTM', gru: 'TF GRUBlockCell', rnn: undefined }[o.cell] : undefined;
     const simd = simdStatus();
     const fused = fusedSequenceAvailable(o.hidden) && simd.available;
+    const layers = `tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`;
     const impls: [string, () => number][] = [
-      [`tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`, () => benchLayers(o)],
+      // On wasm, first as plain tfjs gives it (stock kernels: the baseline of the "vs tf.layers" column), then with Attend's kernel fixes.
+      ...(c.name === 'wasm' ? [[`${layers}, stock tfjs kernels`, () => stockWasm(() => benchLayers(o))] as [string, () => number]] : []),
+      [c.name === 'wasm' ? `${layers}, Attend's wasm kernels` : layers, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
       ...(tfOp ? [['Attend hand-written BPTT', () => benchOurs(o, true, { tensorflowOps: false })] as [string, () => number]] : []),
       ...(fused

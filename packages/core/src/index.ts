@@ -35,7 +35,7 @@ export {
   type SelectBackendOptions,
 } from './backend.js';
 export { registerWasmGapKernels, WASM_GAP_KERNELS } from './wasm-kernels.js';
-export { WASM_FAST_PATH_KERNELS } from './wasm-fast-paths.js';
+export { setWasmFastPaths, WASM_FAST_PATH_KERNELS } from './wasm-fast-paths.js';
 export { sparseSoftmaxCrossEntropy } from './cross-entropy.js';
 export { runTensorflowOp, tensorflowAvailable, tensorflowBackend, type TFAttr, type TFBackend, type TFBinding } from './tensorflow-ops.js';
 export { cpuArrayIO, wasmArrayIO, type KernelArrayIO } from './kernel-io.js';

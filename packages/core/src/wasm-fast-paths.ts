@@ -224,13 +224,33 @@ function makeIdentity(original: tf.KernelFunc): tf.KernelFunc {
 /** The kernel names this module replaces on `wasm`. */
 export const WASM_FAST_PATH_KERNELS: readonly string[] = ['Slice', 'Unpack', 'SplitV', 'BatchMatMul', 'Sum', 'Identity'];
 
+/** tfjs's own kernels we replaced, and ours, by name: to switch back and forth (setWasmFastPaths). */
+const originals = new Map<string, tf.KernelConfig>();
+const ours = new Map<string, tf.KernelConfig>();
+
 function replace(kernelName: string, make: (original: tf.KernelConfig) => tf.KernelFunc): void {
   const original = tf.getKernel(kernelName, 'wasm');
   if (!original || (original.kernelFunc as unknown as Record<symbol, boolean>)[MARK]) return;
   const kernelFunc = make(original);
   (kernelFunc as unknown as Record<symbol, boolean>)[MARK] = true;
+  const config = { kernelName, backendName: 'wasm', kernelFunc, setupFunc: original.setupFunc, disposeFunc: original.disposeFunc };
+  originals.set(kernelName, original);
+  ours.set(kernelName, config);
   tf.unregisterKernel(kernelName, 'wasm');
-  tf.registerKernel({ kernelName, backendName: 'wasm', kernelFunc, setupFunc: original.setupFunc, disposeFunc: original.disposeFunc });
+  tf.registerKernel(config);
+}
+
+/**
+ * Switches the wasm backend between Attend's kernels (on: the default once registered) and tfjs's
+ * stock ones (off) — for benchmarks that measure what plain tfjs gives. Returns the previous state.
+ */
+export function setWasmFastPaths(on: boolean): boolean {
+  const before = [...ours.keys()].some((name) => (tf.getKernel(name, 'wasm')?.kernelFunc as unknown as Record<symbol, boolean> | undefined)?.[MARK] === true);
+  for (const [name, config] of on ? ours : originals) {
+    tf.unregisterKernel(name, 'wasm');
+    tf.registerKernel(config);
+  }
+  return before;
 }
 
 /** Replaces the slow wasm kernels; safe to call more than once. Call after the wasm backend is registered. */

@@ -2,7 +2,7 @@
 // gradient that needs it (gather → UnsortedSegmentSum). Run on wasm, and on tensorflow where set up.
 import * as tf from '@tensorflow/tfjs-core';
 import { describe, expect, it } from 'vitest';
-import { WASM_FAST_PATH_KERNELS, WASM_GAP_KERNELS } from '../src/index.js';
+import { setWasmFastPaths, WASM_FAST_PATH_KERNELS, WASM_GAP_KERNELS } from '../src/index.js';
 import { selectBackend } from '../src/node.js';
 
 const quiet = { log: false as const };
@@ -106,6 +106,22 @@ describe('kernels added to (or replaced on) wasm match cpu', () => {
       got.forEach((g, i) => g.forEach((x, j) => expect(x).toBeCloseTo(want[i]![j]!, 5)));
     });
   }
+
+  it('switches to the stock kernels and back (setWasmFastPaths), with the same values', async () => {
+    await selectBackend({ prefer: 'wasm', ...quiet });
+    const marked = () => WASM_FAST_PATH_KERNELS.map((k) => (tf.getKernel(k, 'wasm')!.kernelFunc as unknown as Record<symbol, boolean>)[Symbol.for('attend.wasmFastPath')] === true);
+    const f = cases['BatchMatMul with every transpose combination, rank 2 and 3']!;
+    const ours = await on('wasm', f);
+    expect(setWasmFastPaths(false)).toBe(true);
+    try {
+      expect(marked().every((m) => !m)).toBe(true);
+      const stock = await on('wasm', f);
+      stock.forEach((g, i) => g.forEach((x, j) => expect(x).toBeCloseTo(ours[i]![j]!, 4)));
+    } finally {
+      expect(setWasmFastPaths(true)).toBe(false);
+    }
+    expect(marked().every((m) => m)).toBe(true);
+  });
 
   it('does not leak tensors on wasm', async () => {
     await selectBackend({ prefer: 'wasm', ...quiet });
