@@ -6,6 +6,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import './gradients.js';
 import { BackendError } from './errors.js';
 import { registerWasmGapKernels } from './wasm-kernels.js';
+import { simdStatus } from './simd.js';
 
 /** The names a user can ask for. `tensorflow` is tfjs-node or tfjs-node-gpu (libtensorflow). */
 export type BackendName = 'tensorflow' | 'webgpu' | 'wasm' | 'cpu';
@@ -105,9 +106,15 @@ export const wasmCandidate: BackendCandidate = {
     registerWasmGapKernels();
     const simd = await tf.env().getAsync('WASM_HAS_SIMD_SUPPORT');
     const threads = await tf.env().getAsync('WASM_HAS_MULTITHREAD_SUPPORT');
-    return `${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'multi-threaded' : '1 thread'}`;
+    return `${simd ? 'SIMD' : 'no SIMD'}, ${threads ? 'multi-threaded' : '1 thread'}; ${simdDetail()}`;
   },
 };
+
+/** What Attend's own SIMD module adds here (./simd.ts): its threads, or why it does not run. */
+export function simdDetail(): string {
+  const s = simdStatus();
+  return s.available ? `Attend SIMD kernels on ${s.threads} thread${s.threads > 1 ? 's' : ''}` : `no Attend SIMD kernels (${s.reason})`;
+}
 
 /** The pure-JS backend: always works, ~50× slower than wasm. */
 export const cpuCandidate: BackendCandidate = {
@@ -119,7 +126,7 @@ export const cpuCandidate: BackendCandidate = {
     // The cpu backend prints a "Hi, looks like you are running TensorFlow.js in Node.js" banner on
     // first use; our own report already says which backend runs and what the faster options are.
     (tf.backend() as { firstUse?: boolean }).firstUse = false;
-    return 'slow: for tests and small models';
+    return `slow: for tests and small models; ${simdDetail()} (the recurrent layers)`;
   },
 };
 

@@ -163,9 +163,18 @@ function workerThreads(): WorkerThreads | undefined {
   return proc?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
 }
 
+/** ATTEND_SIMD_THREADS if set (an integer 1 … 64), else one per core (at most 8); 1 without worker threads. */
 function defaultThreads(): number {
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?(id: string): unknown } }).process;
+  const env = proc?.env?.ATTEND_SIMD_THREADS;
+  if (env !== undefined && env !== '') {
+    const n = Number(env);
+    if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError(`ATTEND_SIMD_THREADS: expected an integer from 1 to 64, got ${JSON.stringify(env)}`);
+    if (n > 1 && !workerThreads()) throw new ConfigError(`ATTEND_SIMD_THREADS=${n}: worker threads are not available here; use 1`);
+    return n;
+  }
   if (!workerThreads()) return 1;
-  const os = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process?.getBuiltinModule?.('node:os') as { availableParallelism?(): number } | undefined;
+  const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?(): number } | undefined;
   return Math.max(1, Math.min(8, os?.availableParallelism?.() ?? 1));
 }
 

@@ -243,6 +243,7 @@ function replace(kernelName: string, make: (original: tf.KernelConfig) => tf.Ker
 /**
  * Switches the wasm backend between Attend's kernels (on: the default once registered) and tfjs's
  * stock ones (off) — for benchmarks that measure what plain tfjs gives. Returns the previous state.
+ * Selecting the wasm backend (selectBackend) registers Attend's kernels again.
  */
 export function setWasmFastPaths(on: boolean): boolean {
   const before = [...ours.keys()].some((name) => (tf.getKernel(name, 'wasm')?.kernelFunc as unknown as Record<symbol, boolean> | undefined)?.[MARK] === true);

@@ -8,7 +8,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { fileURLToPath, pathToFileURL } from 'node:url';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { Rng, setSimdThreads, simdKernels, simdStatus } from '../src/index.js';
 import { selectBackend } from '../src/node.js';
@@ -80,6 +80,16 @@ describe('the SIMD module', () => {
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
+  }, 60_000);
+
+  it('takes its thread count from ATTEND_SIMD_THREADS, and says what is wrong with a bad one', () => {
+    const status = (value: string) => {
+      const code = `const m = await import(${JSON.stringify(pathToFileURL(join(root, 'src', 'index.ts')).href)}); console.log(JSON.stringify(m.simdStatus()));`;
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: join(root, '..', '..'), env: { ...process.env, ATTEND_SIMD_THREADS: value }, encoding: 'utf8' });
+      return JSON.parse(out.trim().split('\n').pop()!) as { available: boolean; threads: number; reason?: string };
+    };
+    expect(status('3')).toEqual({ available: true, threads: 3 });
+    expect(status('zero')).toEqual({ available: false, threads: 0, reason: 'ATTEND_SIMD_THREADS: expected an integer from 1 to 64, got "zero"' });
   }, 60_000);
 
   it('refuses a thread count that is not a positive integer, saying what it got', () => {
