@@ -123,6 +123,18 @@ export function gemm(C: usize, ldc: i32, A: usize, lda: i32, transA: bool, B: us
   }
 }
 
+/**
+ * `count` products C_i = A_i·B_i (items `strideC`, `strideA`, `strideB` floats apart; B_i [K × N]
+ * row-major), each B_i packed into this thread's `panel` first: one thread's share of a batch.
+ */
+export function gemmBatch(count: i32, C: usize, strideC: i32, A: usize, strideA: i32, lda: i32, transA: bool, B: usize, strideB: i32, M: i32, K: i32, N: i32, panel: usize): void {
+  for (let i = 0; i < count; i++) {
+    const b = B + ((<usize>i * strideB) << 2);
+    packB(panel, b, N, K, N);
+    gemm(C + ((<usize>i * strideC) << 2), N, A + ((<usize>i * strideA) << 2), lda, transA, b, N, M, K, N, panel, true);
+  }
+}
+
 /** C [M × N] = A·W + b: each row of C starts as b [N], then the product (one thread's rows; W packed in `panel`). */
 export function linear(C: usize, A: usize, lda: i32, W: usize, ldw: i32, b: usize, M: i32, K: i32, N: i32, panel: usize): void {
   for (let i = 0; i < M; i++) memory.copy(C + ((<usize>i * N) << 2), b, <usize>N << 2);

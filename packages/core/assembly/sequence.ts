@@ -28,7 +28,7 @@ import { copyRows, gemm, ld, packRow } from './gemm';
   const one = f32x4.splat(1);
   return f32x4.div(one, f32x4.add(one, expv(f32x4.neg(x))));
 }
-@inline function tanhv(x: v128): v128 {
+@inline export function tanhv(x: v128): v128 {
   const one = f32x4.splat(1);
   return f32x4.sub(one, f32x4.div(f32x4.splat(2), f32x4.add(expv(f32x4.add(x, x)), one)));
 }

@@ -14,6 +14,7 @@ import { ATTEND_SIMD_WASM_BASE64 } from './wasm/attend-simd-wasm.js';
 export interface SimdExports {
   gemm(C: number, ldc: number, A: number, lda: number, transA: number, B: number, ldb: number, M: number, K: number, N: number, panel: number, overwrite: number): void;
   packB(panel: number, B: number, ldb: number, K: number, N: number): void;
+  gemmBatch(...args: number[]): void;
   sumRows(out: number, src: number, rows: number, n: number): void;
   linear(...args: number[]): void;
   transpose(out: number, inp: number, rows: number, cols: number): void;
@@ -21,13 +22,15 @@ export interface SimdExports {
   lstmBackward(...args: number[]): void;
   weightGrad(...args: number[]): void;
   weightGradPacked(...args: number[]): void;
+  gelu(out: number, x: number, n: number): void;
+  geluGrad(dx: number, x: number, dy: number, n: number): void;
   gruForward(...args: number[]): void;
   gruBackward(...args: number[]): void;
   rnnForward(...args: number[]): void;
   rnnBackward(...args: number[]): void;
 }
 export type SimdJob = Exclude<keyof SimdExports, 'transpose' | 'packB' | 'sumRows'>;
-const JOBS: readonly SimdJob[] = ['gemm', 'linear', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward'];
+const JOBS: readonly SimdJob[] = ['gemm', 'gemmBatch', 'linear', 'gelu', 'geluGrad', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward'];
 
 const PAGE = 65536;
 /** Where our tensors start: the module's own static data (none today) stays below. */
@@ -139,6 +142,26 @@ export class SimdKernels {
       Atomics.store(c, 0, IDLE);
     }
     if (error) throw error;
+  }
+
+  /**
+   * out = job(inputs…) elementwise (jobs taking (out, in…, n) byte offsets and a count): the inputs
+   * laid out and the range split over the threads in whole f32x4 vectors.
+   */
+  elementwise(job: 'gelu' | 'geluGrad', inputs: ArrayLike<number>[], out: Float32Array): void {
+    const n = out.length;
+    const alloc = this.layout();
+    const pOut = alloc(n);
+    const pIn = inputs.map(() => alloc(n));
+    const m = this.f32();
+    inputs.forEach((x, i) => m.set(x, pIn[i]! / 4));
+    const n4 = Math.ceil(n / 4) * 4;
+    const parts = Math.max(1, Math.min(this.threads, Math.floor(n4 / 65536)));
+    const size = Math.ceil(n4 / parts / 4) * 4;
+    const jobs: number[][] = [];
+    for (let lo = 0; lo < n4; lo += size) jobs.push([pOut + lo * 4, ...pIn.map((p) => p + lo * 4), Math.min(size, n4 - lo)]);
+    this.run(job, jobs);
+    out.set(this.f32().subarray(pOut / 4, pOut / 4 + n));
   }
 
   private slot(w: number): Int32Array {

@@ -144,6 +144,22 @@ function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transpos
   m.set(backend.typedArrayFromHeap(a) as Float32Array, pA / 4);
   m.set(backend.typedArrayFromHeap(b) as Float32Array, pB / 4);
   if (transposeB) for (let i = 0; i < nB; i++) s.exports.transpose(pBT + i * K * N * 4, pB + i * K * N * 4, N, K); // [N, K] → [K, N]
+  if (batch >= 2 * s.threadCount && nB > 1) {
+    // A batch of products (attention's): the items split over the threads, each packing its own B_i.
+    const parts = s.threadCount;
+    const per = Math.ceil(batch / parts);
+    const panels = Array.from({ length: parts }, () => alloc(K * (N & ~7)));
+    const jobs: number[][] = [];
+    for (let p = 0, i0 = 0; i0 < batch; p++, i0 += per) {
+      const count = Math.min(per, batch - i0);
+      // gemmBatch(count, C, strideC, A, strideA, lda, transA, B, strideB, M, K, N, panel)
+      jobs.push([count, pC + i0 * M * N * 4, M * N, pA + (nA === 1 ? 0 : i0 * M * K * 4), nA === 1 ? 0 : M * K, transposeA ? M : K, transposeA ? 1 : 0, pBT + i0 * K * N * 4, K * N, M, K, N, panels[p]!]);
+    }
+    s.run('gemmBatch', jobs);
+    const out = backend.makeOutput(outShape, 'float32');
+    (backend.typedArrayFromHeap(out) as Float32Array).set(s.f32().subarray(pC / 4, pC / 4 + batch * M * N));
+    return out;
+  }
   const parts = Math.max(1, Math.min(s.threadCount, Math.floor(M / 16)));
   const rows = Math.ceil(M / parts / 4) * 4;
   for (let i = 0; i < batch; i++) {

@@ -62,6 +62,13 @@ const products: Record<string, () => tf.Tensor[]> = {
     const w = randn([64, 72], 5);
     return [tf.matMul(a, b), tf.matMul(a, w), tf.matMul(tf.transpose(w), tf.transpose(a, [0, 2, 1]), false, false)];
   },
+  'a batch of 6 (its items split over the threads), every transpose combination': () => {
+    const a = randn([2, 3, 67, 96], 11);
+    const b = randn([2, 3, 96, 45], 12);
+    const aT = tf.transpose(a, [0, 1, 3, 2]);
+    const bT = tf.transpose(b, [0, 1, 3, 2]);
+    return [tf.matMul(a, b), tf.matMul(aT, b, true, false), tf.matMul(a, bT, false, true), tf.matMul(aT, bT, true, true)];
+  },
 };
 
 describe('the SIMD module', () => {
@@ -105,7 +112,7 @@ describe('BatchMatMul on wasm through the SIMD GEMM equals the cpu backend', () 
         setSimdThreads(threads);
         const run = vi.spyOn(simdKernels()!, 'run');
         const { want, got } = await both(f);
-        expect(run.mock.calls.filter(([job]) => job === 'gemm').length).toBeGreaterThan(0); // the SIMD path ran
+        expect(run.mock.calls.filter(([job]) => job === (name.startsWith('a batch') ? 'gemmBatch' : 'gemm')).length).toBeGreaterThan(0); // the SIMD path ran
         if (threads > 1) expect(Math.max(...run.mock.calls.map(([, parts]) => parts.length))).toBeGreaterThan(1);
         expectClose(got, want, 1e-4);
       });

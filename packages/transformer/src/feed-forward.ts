@@ -4,6 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, configure, countParams, hashSeed, prefixed, Rng, type SetWeightsOptions } from '@attend/core';
 import { Dense } from './dense.js';
+import { geluKernel, geluKernelAvailable } from './gelu-kernel.js';
 
 export type FeedForwardActivation = 'relu' | 'gelu';
 export const FEED_FORWARD_ACTIVATIONS: readonly FeedForwardActivation[] = ['relu', 'gelu'];
@@ -14,10 +15,11 @@ const GELU_A = 0.044715;
 /**
  * GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (PyTorch's `approximate='tanh'`),
  * with its derivative written out (one tape entry instead of a dozen, and no `pow`, whose gradient
- * also differentiates the exponent):
+ * also differentiates the exponent); on cpu and wasm one SIMD kernel each way (./gelu-kernel.ts):
  *   d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²),   t = tanh(…)
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
+  if (geluKernelAvailable(x)) return geluKernel(x); // one SIMD kernel each way (./gelu-kernel.ts)
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const x2 = tf.mul(input, input);
