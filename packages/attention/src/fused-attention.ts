@@ -13,7 +13,7 @@
 // j ≤ i, top-left aligned). Masked keys get weight exactly 0; a fully masked row gives context 0 and
 // lse −∞ (log of an empty sum), and gradient 0.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, cpuArrayIO, ShapeError, wasmArrayIO, type KernelArrayIO } from '@attend/core';
+import { ConfigError, cpuArrayIO, ShapeError, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
 import { scaledDotProductAttention } from './scaled-dot.js';
 
 export const FUSED_ATTENTION = 'AttendFusedAttention';
@@ -188,52 +188,10 @@ function gradKernel(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
 
 // ---------------------------------------------------------------------------------------------
 // webgpu kernels: one invocation per query row (forward, dq) or per key row (dk, dv), online softmax
-// (Milakov & Gimelshein 2018) in the forward. The program objects follow tfjs-backend-webgpu's
-// `WebGPUProgram` (dist/webgpu_program.d.ts); its shader prelude declares `result` (the output),
-// one read-only storage array per `variableNames` entry and `uniforms` (with INFINITY).
+// (Milakov & Gimelshein 2018) in the forward; programs built with @attend/core's webgpuRowProgram.
 
-interface WebGPUProgramLike {
-  variableNames: string[];
-  outputShape: number[];
-  shaderKey: string;
-  dispatchLayout: { x: number[] };
-  dispatch: [number, number, number];
-  workgroupSize: [number, number, number];
-  size?: boolean;
-  getUserCode(): string;
-}
-
-interface WebGPUBackendLike {
-  runWebGPUProgram(program: WebGPUProgramLike, inputs: tf.TensorInfo[], dtype: tf.DataType): tf.TensorInfo;
-  disposeData(dataId: object): boolean;
-}
-
-const WG = 64;
-
-/** A program with one invocation per index in [0, n): `body` sees `index` (i32) and must use every input. */
-function rowProgram(key: string, variableNames: string[], outputShape: number[], n: number, body: string, prelude = ''): WebGPUProgramLike {
-  const groups = Math.ceil(n / WG);
-  // More than 65535 workgroups go on a 2-D grid; tfjs's getGlobalIndex() flattens it back.
-  const x = Math.min(groups, 65535);
-  return {
-    variableNames,
-    outputShape,
-    shaderKey: key,
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [x, Math.ceil(groups / x), 1],
-    workgroupSize: [WG, 1, 1],
-    getUserCode: () => `
-      ${prelude}
-      fn main(index : i32) {
-        // tfjs binds the uniforms to every program, and layout 'auto' keeps only statically used bindings.
-        _ = uniforms.INFINITY;
-        if (index >= ${n}) { return; }
-        ${body}
-      }`,
-  };
-}
-
-const f32 = (x: number) => (Number.isInteger(x) ? `${x}.0` : `${x}`);
+const rowProgram = webgpuRowProgram;
+const f32 = wgslFloat;
 
 /** Copies columns [c0, c0 + n) of x viewed as `[rows, cols]` into an output of `shape`. */
 function columnsProgram(rows: number, cols: number, c0: number, n: number, shape: number[]): WebGPUProgramLike {

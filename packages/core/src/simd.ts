@@ -41,7 +41,10 @@ const IDLE = 0;
 const RUN = 1;
 const DONE = 2;
 const FAILED = 3;
+const BUSY = 4;
 const EXIT = -1;
+/** How long a job may wait for its worker to pick it up before this thread takes it back (ms). */
+const PICKUP_MS = 20_000;
 
 // The worker: instantiate the module on the shared memory, then run jobs until told to exit.
 const WORKER_SOURCE = `
@@ -56,6 +59,7 @@ for (;;) {
     state = Atomics.load(c, 0);
   }
   if (state === ${EXIT}) break;
+  if (Atomics.compareExchange(c, 0, ${RUN}, ${BUSY}) !== ${RUN}) continue; // taken back by the caller
   try {
     exports[jobs[c[1]]](...Array.from(c.subarray(2)));
     Atomics.store(c, 0, ${DONE});
@@ -71,7 +75,7 @@ interface WorkerLike {
   terminate(): Promise<number>;
 }
 interface WorkerThreads {
-  Worker: new (src: string, options: { eval: true; workerData: unknown }) => WorkerLike;
+  Worker: new (src: string, options: { eval: true; execArgv: string[]; workerData: unknown }) => WorkerLike;
 }
 
 /** The module, its shared memory and the worker threads; one per process, made on first use. */
@@ -135,11 +139,29 @@ export class SimdKernels {
     } catch (err) {
       error = err;
     }
+    let stuck = false;
     for (let w = 1; w < n; w++) {
       const c = this.slot(w - 1);
-      while (Atomics.load(c, 0) === RUN) Atomics.wait(c, 0, RUN);
-      if (Atomics.load(c, 0) === FAILED) error ??= new Error(`wasm sequence kernel ${job} failed on worker ${w}`);
+      const deadline = Date.now() + PICKUP_MS;
+      for (let state = Atomics.load(c, 0); state === RUN || state === BUSY; state = Atomics.load(c, 0)) {
+        if (state === RUN && Date.now() >= deadline && Atomics.compareExchange(c, 0, RUN, IDLE) === RUN) {
+          // The worker never picked the job up (it did not start): run its part here instead.
+          stuck = true;
+          try {
+            (this.exports[job] as (...args: number[]) => void)(...parts[w]!);
+          } catch (err) {
+            error ??= err;
+          }
+          break;
+        }
+        Atomics.wait(c, 0, state, state === RUN ? Math.max(1, deadline - Date.now()) : undefined);
+      }
+      if (Atomics.load(c, 0) === FAILED) error ??= new Error(`wasm SIMD job ${job} failed on worker ${w}`);
       Atomics.store(c, 0, IDLE);
+    }
+    if (stuck) {
+      console.warn(`attend: a SIMD worker thread did not start within ${PICKUP_MS / 1000} s; running on this thread only from now on (ATTEND_SIMD_THREADS=1 skips the workers)`);
+      this.threads = 1;
     }
     if (error) throw error;
   }
@@ -173,7 +195,9 @@ export class SimdKernels {
     const threads = workerThreads();
     if (!threads) throw new Error('worker threads are not available here');
     for (let index = this.workers.length; index < n; index++) {
-      const worker = new threads.Worker(WORKER_SOURCE, { eval: true, workerData: { module: this.module, memory: this.memory, control: this.control.buffer, index, jobs: JOBS } });
+      // execArgv []: the worker is plain JS and must not inherit the process's loaders (--import tsx,
+      // a test runner's --require): their start-up may wait on this thread, which blocks in Atomics.wait.
+      const worker = new threads.Worker(WORKER_SOURCE, { eval: true, execArgv: [], workerData: { module: this.module, memory: this.memory, control: this.control.buffer, index, jobs: JOBS } });
       worker.unref();
       this.workers.push(worker);
     }

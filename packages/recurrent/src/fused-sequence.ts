@@ -24,6 +24,7 @@
 //   …Grad               W_h, mask, the saved outputs, dy (d packed) → dxp, dW_h, dh0 (, dc0)
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, cpuArrayIO, wasmArrayIO, type KernelArrayIO } from '@attend/core';
+import { gruForwardWebgpu, gruGradWebgpu, lstmForwardWebgpu, lstmGradWebgpu, rnnForwardWebgpu, rnnGradWebgpu } from './webgpu-sequence.js';
 import { gruBackwardSimd, gruForwardSimd, lstmBackwardSimd, lstmForwardSimd, rnnBackwardSimd, rnnForwardSimd, simdFor } from './wasm-sequence.js';
 
 export const LSTM_SEQUENCE = 'AttendLSTMSequence';
@@ -33,8 +34,8 @@ export const GRU_SEQUENCE_GRAD = 'AttendGRUSequenceGrad';
 export const RNN_SEQUENCE = 'AttendRNNSequence';
 export const RNN_SEQUENCE_GRAD = 'AttendRNNSequenceGrad';
 
-/** The backends this module has kernels for. */
-export const FUSED_SEQUENCE_BACKENDS: readonly string[] = ['cpu', 'wasm'];
+/** The backends this module has kernels for (webgpu's in WGSL: ./webgpu-sequence.ts). */
+export const FUSED_SEQUENCE_BACKENDS: readonly string[] = ['cpu', 'wasm', 'webgpu'];
 /** Where mode 'auto' uses them: where they beat the per-step path (see the header). */
 const AUTO_BACKENDS: readonly string[] = ['cpu'];
 /** …and where they do when they run on the SIMD module (./wasm-sequence.ts). */
@@ -435,7 +436,7 @@ function gruOrRnnGradConfig(kernelName: string, gradName: string): tf.GradConfig
 // ---------------------------------------------------------------------------------------------
 // Registration, mode and the entry points.
 
-/** Registers the kernels (cpu, wasm) and their gradients where missing; safe to call more than once. */
+/** Registers the kernels (cpu, wasm, webgpu) and their gradients where missing; safe to call more than once. */
 export function registerFusedSequences(): void {
   const kernels: [string, string, tf.KernelFunc][] = [];
   for (const [backend, io] of [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const) {
@@ -448,6 +449,12 @@ export function registerFusedSequences(): void {
       [RNN_SEQUENCE_GRAD, backend, gruOrRnnGradKernel(io, 1)],
     );
   }
+  const webgpu: [string, (args: never) => tf.TensorInfo[]][] = [
+    [LSTM_SEQUENCE, lstmForwardWebgpu], [LSTM_SEQUENCE_GRAD, lstmGradWebgpu],
+    [GRU_SEQUENCE, gruForwardWebgpu], [GRU_SEQUENCE_GRAD, gruGradWebgpu],
+    [RNN_SEQUENCE, rnnForwardWebgpu], [RNN_SEQUENCE_GRAD, rnnGradWebgpu],
+  ];
+  for (const [name, f] of webgpu) kernels.push([name, 'webgpu', f as unknown as tf.KernelFunc]);
   for (const [kernelName, backendName, kernelFunc] of kernels) {
     if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc });
   }

@@ -1,0 +1,312 @@
+// The fused recurrent sequences of ./fused-sequence.ts on the `webgpu` backend, in WGSL: the same
+// kernel names, inputs, outputs, equations and layouts (that file's header gives them). Forward: ONE
+// dispatch per timestep for the LSTM and the vanilla RNN (an invocation per (b, u) computes its
+// unit's gate pre-activations — rows of h_{t−1}·W_h — and the state update), two for the GRU (r and z
+// first: the candidate's matmul needs all of r ⊙ h). Backward: two dispatches per step (three for
+// the GRU): dz elementwise, then dh_{t−1} = dz·W_hᵀ + (1 − m)·dh. Then one dispatch for dW_h =
+// Σ_t h_{t−1}ᵀ·dz_t. Every step reads and writes one state buffer (the program's read_write output,
+// passed back in for the next dispatch), with the timestep t as a uniform, so each shader compiles
+// once per shape; WebGPU orders the dispatches. The state buffer is then cut into the outputs.
+// Correctness is tested on Mesa's llvmpipe (software; ATTEND_WEBGPU_ALLOW_SOFTWARE=1); the speed on
+// a GPU is not measured yet, so mode 'auto' does not pick these (setFusedSequenceMode('fused') does).
+import type * as tf from '@tensorflow/tfjs-core';
+import { webgpuRowProgram, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
+
+type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+type Infos = Record<string, tf.TensorInfo>;
+
+const PRELUDE = `
+fn attendSigmoid(x : f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
+fn attendTanh(x : f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }`;
+
+/** A per-step program (uniform t) over the B·H units: `b`, `u` (or `k`) and `t` in scope. */
+function stepProgram(key: string, inputs: string[], total: number, B: number, H: number, body: string, unit = 'u'): WebGPUProgramLike {
+  return webgpuRowProgram(key, inputs, [total], B * H, `let t = uniforms.t;\n let b = index / ${H};\n let ${unit} = index - b * ${H};\n ${body}`, { prelude: PRELUDE, uniforms: 't : i32,' });
+}
+
+/** Runs `program` once per t in `ts`, all into one state buffer of `total` floats; returns it. */
+function loop(be: WebGPUBackendLike, programs: WebGPUProgramLike[], inputs: tf.TensorInfo[][], ts: number[], state?: tf.TensorInfo): tf.TensorInfo {
+  let S = state;
+  for (const t of ts) programs.forEach((p, i) => (S = be.runWebGPUProgram(p, inputs[i]!, 'float32', [{ type: 'int32', data: [t] }], S)));
+  return S!;
+}
+
+/** Copies `n` floats of S from `off` into a new tensor of `shape`. */
+function cut(be: WebGPUBackendLike, S: tf.TensorInfo, off: number, shape: number[]): tf.TensorInfo {
+  const n = shape.reduce((a, b) => a * b, 1);
+  return be.runWebGPUProgram(webgpuRowProgram(`attendCut_${S.shape[0]}_${off}_${n}`, ['S'], shape, n, `result[index] = S[${off} + index];`), [S], 'float32');
+}
+
+function cutAll(be: WebGPUBackendLike, S: tf.TensorInfo, parts: [number, number[]][]): tf.TensorInfo[] {
+  const outs = parts.map(([off, shape]) => cut(be, S, off, shape));
+  be.disposeData(S.dataId);
+  return outs;
+}
+
+const up = (t: number) => Array.from({ length: t }, (_, i) => i);
+const down = (t: number) => up(t).reverse();
+
+/** dW [H, G] = Σ_{t, b} src(t, b, k)·D[(b·T + t)·G + j]; `src(j)` is a WGSL expression of t, b, k (and j). */
+function weightGrad(be: WebGPUBackendLike, key: string, inputs: [string, tf.TensorInfo][], B: number, T: number, H: number, G: number, src: string): tf.TensorInfo {
+  const program = webgpuRowProgram(`attendSeqWeightGrad_${key}_${B}_${T}_${H}_${G}`, inputs.map(([n]) => n), [H, G], H * G, `
+    let k = index / ${G};
+    let j = index - k * ${G};
+    var s = 0.0;
+    for (var t = 0; t < ${T}; t++) {
+      for (var b = 0; b < ${B}; b++) { s += ${src} * D[(b * ${T} + t) * ${G} + j]; }
+    }
+    result[index] = s;`);
+  return be.runWebGPUProgram(program, inputs.map(([, t]) => t), 'float32');
+}
+
+// ---------------------------------------------------------------------------------------------
+// LSTM. State S: acts [T, B, 4H] | cs [T + 1, B, H] | tcs [T, B, H] | hs [T + 1, B, H] | packed [B, T + 2, H].
+
+export function lstmForwardWebgpu(args: Args): tf.TensorInfo[] {
+  const { xp, W_h, h0, c0, mask } = args.inputs as Infos;
+  const be = args.backend as WebGPUBackendLike;
+  const [B, T, G] = xp!.shape as [number, number, number];
+  const H = G / 4;
+  const BH = B * H;
+  const CS = T * B * G;
+  const TCS = CS + (T + 1) * BH;
+  const HS = TCS + T * BH;
+  const PK = HS + (T + 1) * BH;
+  const total = PK + B * (T + 2) * H;
+  const dots = (h: (k: string) => string) => `
+    for (var k = 0; k < ${H}; k++) {
+      let hk = ${h('k')};
+      let w = k * ${G};
+      zi += hk * W[w + u]; zf += hk * W[w + ${H} + u]; zg += hk * W[w + ${2 * H} + u]; zo += hk * W[w + ${3 * H} + u];
+    }`;
+  const step = stepProgram(`attendLstmStep_${B}_${T}_${H}`, ['xp', 'W', 'h0', 'c0', 'mask'], total, B, H, `
+    let xo = (b * ${T} + t) * ${G};
+    var zi = xp[xo + u]; var zf = xp[xo + ${H} + u]; var zg = xp[xo + ${2 * H} + u]; var zo = xp[xo + ${3 * H} + u];
+    var cPrev : f32; var hPrev : f32;
+    if (t == 0) {
+      ${dots((k) => `h0[b * ${H} + ${k}]`)}
+      cPrev = c0[b * ${H} + u]; hPrev = h0[b * ${H} + u];
+      result[${CS} + b * ${H} + u] = cPrev; result[${HS} + b * ${H} + u] = hPrev;
+    } else {
+      let ho = ${HS} + t * ${BH} + b * ${H};
+      ${dots((k) => `result[ho + ${k}]`)}
+      cPrev = result[${CS} + t * ${BH} + b * ${H} + u]; hPrev = result[ho + u];
+    }
+    let m = mask[b * ${T} + t];
+    let i = attendSigmoid(zi); let f = attendSigmoid(zf); let g = attendTanh(zg); let o = attendSigmoid(zo);
+    let ao = (t * ${B} + b) * ${G};
+    result[ao + u] = i; result[ao + ${H} + u] = f; result[ao + ${2 * H} + u] = g; result[ao + ${3 * H} + u] = o;
+    let cc = f * cPrev + i * g;
+    let tc = attendTanh(cc);
+    let hc = o * tc;
+    result[${TCS} + t * ${BH} + b * ${H} + u] = tc;
+    result[${PK} + (b * ${T + 2} + t) * ${H} + u] = m * hc;
+    let cN = select(cPrev + m * (cc - cPrev), cc, m == 1.0);
+    let hN = select(hPrev + m * (hc - hPrev), hc, m == 1.0);
+    result[${CS} + (t + 1) * ${BH} + b * ${H} + u] = cN;
+    result[${HS} + (t + 1) * ${BH} + b * ${H} + u] = hN;
+    if (t == ${T - 1}) {
+      result[${PK} + (b * ${T + 2} + ${T}) * ${H} + u] = hN;
+      result[${PK} + (b * ${T + 2} + ${T + 1}) * ${H} + u] = cN;
+    }`);
+  const S = loop(be, [step], [[xp!, W_h!, h0!, c0!, mask!]], up(T));
+  return cutAll(be, S, [[PK, [B, T + 2, H]], [0, [T, B, G]], [CS, [T + 1, B, H]], [TCS, [T, B, H]], [HS, [T + 1, B, H]]]);
+}
+
+/** dh_{t−1} += dz_t·W_hᵀ over the first `n` columns of dz (rows of D at DXP), into D at DH. */
+function dhProgram(key: string, total: number, B: number, T: number, H: number, G: number, DH: number, n: number, wOff = 0): WebGPUProgramLike {
+  return stepProgram(`attendSeqDh_${key}_${B}_${T}_${H}_${G}_${n}_${wOff}`, ['W'], total, B, H, `
+    let d = (b * ${T} + t) * ${G};
+    var s = 0.0;
+    for (var j = 0; j < ${n}; j++) { s += result[d + ${wOff} + j] * W[k * ${G} + ${wOff} + j]; }
+    result[${DH} + b * ${H} + k] += s;`, 'k');
+}
+
+// D: dxp [B, T, 4H] | dh [B, H] | dc [B, H].
+export function lstmGradWebgpu(args: Args): tf.TensorInfo[] {
+  const { W_h, mask, acts, cs, tcs, hs, dy } = args.inputs as Infos;
+  const be = args.backend as WebGPUBackendLike;
+  const [T, B, G] = acts!.shape as [number, number, number];
+  const H = G / 4;
+  const BH = B * H;
+  const DH = B * T * G;
+  const DC = DH + BH;
+  const total = DC + BH;
+  const dz = stepProgram(`attendLstmGradDz_${B}_${T}_${H}`, ['mask', 'acts', 'cs', 'tcs', 'dy'], total, B, H, `
+    let m = mask[b * ${T} + t];
+    var dhOld : f32; var dcOld : f32;
+    if (t == ${T - 1}) {
+      dhOld = dy[(b * ${T + 2} + ${T}) * ${H} + u]; dcOld = dy[(b * ${T + 2} + ${T + 1}) * ${H} + u];
+    } else {
+      dhOld = result[${DH} + b * ${H} + u]; dcOld = result[${DC} + b * ${H} + u];
+    }
+    let ao = (t * ${B} + b) * ${G};
+    let i = acts[ao + u]; let f = acts[ao + ${H} + u]; let g = acts[ao + ${2 * H} + u]; let o = acts[ao + ${3 * H} + u];
+    let tc = tcs[t * ${BH} + b * ${H} + u];
+    let dhh = m * (dy[(b * ${T + 2} + t) * ${H} + u] + dhOld);
+    let dcc = m * dcOld + dhh * o * (1.0 - tc * tc);
+    let d = (b * ${T} + t) * ${G};
+    result[d + u] = dcc * g * i * (1.0 - i);
+    result[d + ${H} + u] = dcc * cs[t * ${BH} + b * ${H} + u] * f * (1.0 - f);
+    result[d + ${2 * H} + u] = dcc * i * (1.0 - g * g);
+    result[d + ${3 * H} + u] = dhh * tc * o * (1.0 - o);
+    result[${DC} + b * ${H} + u] = dcc * f + (1.0 - m) * dcOld;
+    result[${DH} + b * ${H} + u] = (1.0 - m) * dhOld;`);
+  const dh = dhProgram('lstm', total, B, T, H, G, DH, G);
+  const D = loop(be, [dz, dh], [[mask!, acts!, cs!, tcs!, dy!], [W_h!]], down(T));
+  const dW = weightGrad(be, 'lstm', [['hs', hs!], ['D', D]], B, T, H, G, `hs[(t * ${B} + b) * ${H} + k]`);
+  const [dxp, dh0, dc0] = cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]], [DC, [B, H]]]);
+  return [dxp!, dW, dh0!, dc0!];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The taught GRU. S: acts [T, B, 3H] | hs [T + 1, B, H] | packed [B, T + 1, H] | r ⊙ h [T, B, H].
+
+export function gruForwardWebgpu(args: Args): tf.TensorInfo[] {
+  const { xp, W_h, h0, mask } = args.inputs as Infos;
+  const be = args.backend as WebGPUBackendLike;
+  const [B, T, G] = xp!.shape as [number, number, number];
+  const H = G / 3;
+  const BH = B * H;
+  const HS = T * B * G;
+  const PK = HS + (T + 1) * BH;
+  const RH = PK + B * (T + 1) * H;
+  const total = RH + T * BH;
+  const dots = (h: string) => `
+    for (var k = 0; k < ${H}; k++) {
+      let hk = ${h};
+      zr += hk * W[k * ${G} + u]; zz += hk * W[k * ${G} + ${H} + u];
+    }`;
+  const rz = stepProgram(`attendGruStepRz_${B}_${T}_${H}`, ['xp', 'W', 'h0'], total, B, H, `
+    let xo = (b * ${T} + t) * ${G};
+    var zr = xp[xo + u]; var zz = xp[xo + ${H} + u];
+    var hPrev : f32;
+    if (t == 0) {
+      ${dots(`h0[b * ${H} + k]`)}
+      hPrev = h0[b * ${H} + u];
+      result[${HS} + b * ${H} + u] = hPrev;
+    } else {
+      ${dots(`result[${HS} + t * ${BH} + b * ${H} + k]`)}
+      hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
+    }
+    let r = attendSigmoid(zr);
+    let ao = (t * ${B} + b) * ${G};
+    result[ao + u] = r; result[ao + ${H} + u] = attendSigmoid(zz);
+    result[${RH} + t * ${BH} + b * ${H} + u] = r * hPrev;`);
+  const n = stepProgram(`attendGruStepN_${B}_${T}_${H}`, ['xp', 'W', 'mask'], total, B, H, `
+    var zn = xp[(b * ${T} + t) * ${G} + ${2 * H} + u];
+    for (var k = 0; k < ${H}; k++) { zn += result[${RH} + t * ${BH} + b * ${H} + k] * W[k * ${G} + ${2 * H} + u]; }
+    let nn = attendTanh(zn);
+    let ao = (t * ${B} + b) * ${G};
+    result[ao + ${2 * H} + u] = nn;
+    let hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
+    let hc = hPrev + result[ao + ${H} + u] * (nn - hPrev);
+    let m = mask[b * ${T} + t];
+    result[${PK} + (b * ${T + 1} + t) * ${H} + u] = m * hc;
+    let hN = select(hPrev + m * (hc - hPrev), hc, m == 1.0);
+    result[${HS} + (t + 1) * ${BH} + b * ${H} + u] = hN;
+    if (t == ${T - 1}) { result[${PK} + (b * ${T + 1} + ${T}) * ${H} + u] = hN; }`);
+  const S = loop(be, [rz, n], [[xp!, W_h!, h0!], [xp!, W_h!, mask!]], up(T));
+  return cutAll(be, S, [[PK, [B, T + 1, H]], [0, [T, B, G]], [HS, [T + 1, B, H]]]);
+}
+
+// D: dxp [B, T, 3H] | dh [B, H] | r ⊙ h_{t−1} [T, B, H].
+export function gruGradWebgpu(args: Args): tf.TensorInfo[] {
+  const { W_h, mask, acts, hs, dy } = args.inputs as Infos;
+  const be = args.backend as WebGPUBackendLike;
+  const [T, B, G] = acts!.shape as [number, number, number];
+  const H = G / 3;
+  const BH = B * H;
+  const DH = B * T * G;
+  const RH = DH + BH;
+  const total = RH + T * BH;
+  // dĥ (parked where dẑ goes), dn̂, r ⊙ h_{t−1}; dh keeps its old value for the next program.
+  const p1 = stepProgram(`attendGruGrad1_${B}_${T}_${H}`, ['mask', 'acts', 'hs', 'dy'], total, B, H, `
+    var dhOld : f32;
+    if (t == ${T - 1}) { dhOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else { dhOld = result[${DH} + b * ${H} + u]; }
+    let m = mask[b * ${T} + t];
+    let dhh = m * (dy[(b * ${T + 1} + t) * ${H} + u] + dhOld);
+    let ao = (t * ${B} + b) * ${G};
+    let nn = acts[ao + ${2 * H} + u];
+    let d = (b * ${T} + t) * ${G};
+    result[d + ${2 * H} + u] = dhh * acts[ao + ${H} + u] * (1.0 - nn * nn);
+    result[d + ${H} + u] = dhh;
+    result[${RH} + t * ${BH} + b * ${H} + u] = acts[ao + u] * hs[t * ${BH} + b * ${H} + u];
+    result[${DH} + b * ${H} + u] = dhOld;`);
+  // d(r⊙h) = dn̂·W_nᵀ, then dr̂, dẑ and dh_{t−1} = dĥ(1 − z) + d(r⊙h)⊙r + (1 − m)dh.
+  const p2 = stepProgram(`attendGruGrad2_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'hs'], total, B, H, `
+    let d = (b * ${T} + t) * ${G};
+    var dR = 0.0;
+    for (var j = 0; j < ${H}; j++) { dR += result[d + ${2 * H} + j] * W[k * ${G} + ${2 * H} + j]; }
+    let ao = (t * ${B} + b) * ${G};
+    let r = acts[ao + k]; let z = acts[ao + ${H} + k]; let nn = acts[ao + ${2 * H} + k];
+    let hp = hs[t * ${BH} + b * ${H} + k];
+    let dhh = result[d + ${H} + k];
+    result[d + k] = dR * hp * r * (1.0 - r);
+    result[d + ${H} + k] = dhh * (nn - hp) * z * (1.0 - z);
+    let m = mask[b * ${T} + t];
+    result[${DH} + b * ${H} + k] = dhh * (1.0 - z) + dR * r + (1.0 - m) * result[${DH} + b * ${H} + k];`, 'k');
+  const p3 = dhProgram('gru', total, B, T, H, G, DH, 2 * H);
+  const D = loop(be, [p1, p2, p3], [[mask!, acts!, hs!, dy!], [W_h!, mask!, acts!, hs!], [W_h!]], down(T));
+  const src = `select(D[${RH} + (t * ${B} + b) * ${H} + k], hs[(t * ${B} + b) * ${H} + k], j < ${2 * H})`;
+  const dW = weightGrad(be, 'gru', [['hs', hs!], ['D', D]], B, T, H, G, src);
+  const [dxp, dh0] = cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]]]);
+  return [dxp!, dW, dh0!];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The vanilla RNN. S: acts [T, B, H] (ĥ) | hs [T + 1, B, H] | packed [B, T + 1, H].
+
+export function rnnForwardWebgpu(args: Args): tf.TensorInfo[] {
+  const { xp, W_h, h0, mask } = args.inputs as Infos;
+  const relu = (args.attrs as { activation?: string } | undefined)?.activation === 'relu';
+  const be = args.backend as WebGPUBackendLike;
+  const [B, T, H] = xp!.shape as [number, number, number];
+  const BH = B * H;
+  const HS = T * BH;
+  const PK = HS + (T + 1) * BH;
+  const total = PK + B * (T + 1) * H;
+  const step = stepProgram(`attendRnnStep_${B}_${T}_${H}_${relu}`, ['xp', 'W', 'h0', 'mask'], total, B, H, `
+    var a = xp[(b * ${T} + t) * ${H} + u];
+    var hPrev : f32;
+    if (t == 0) {
+      for (var k = 0; k < ${H}; k++) { a += h0[b * ${H} + k] * W[k * ${H} + u]; }
+      hPrev = h0[b * ${H} + u];
+      result[${HS} + b * ${H} + u] = hPrev;
+    } else {
+      for (var k = 0; k < ${H}; k++) { a += result[${HS} + t * ${BH} + b * ${H} + k] * W[k * ${H} + u]; }
+      hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
+    }
+    let hc = ${relu ? 'max(a, 0.0)' : 'attendTanh(a)'};
+    result[(t * ${B} + b) * ${H} + u] = hc;
+    let m = mask[b * ${T} + t];
+    result[${PK} + (b * ${T + 1} + t) * ${H} + u] = m * hc;
+    let hN = select(hPrev + m * (hc - hPrev), hc, m == 1.0);
+    result[${HS} + (t + 1) * ${BH} + b * ${H} + u] = hN;
+    if (t == ${T - 1}) { result[${PK} + (b * ${T + 1} + ${T}) * ${H} + u] = hN; }`);
+  const S = loop(be, [step], [[xp!, W_h!, h0!, mask!]], up(T));
+  return cutAll(be, S, [[PK, [B, T + 1, H]], [0, [T, B, H]], [HS, [T + 1, B, H]]]);
+}
+
+// D: dxp [B, T, H] | dh [B, H].
+export function rnnGradWebgpu(args: Args): tf.TensorInfo[] {
+  const { W_h, mask, acts, hs, dy } = args.inputs as Infos;
+  const relu = (args.attrs as { activation?: string } | undefined)?.activation === 'relu';
+  const be = args.backend as WebGPUBackendLike;
+  const [T, B, H] = acts!.shape as [number, number, number];
+  const DH = B * T * H;
+  const total = DH + B * H;
+  const da = stepProgram(`attendRnnGradDa_${B}_${T}_${H}_${relu}`, ['mask', 'acts', 'dy'], total, B, H, `
+    var dOld : f32;
+    if (t == ${T - 1}) { dOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else { dOld = result[${DH} + b * ${H} + u]; }
+    let m = mask[b * ${T} + t];
+    let y = acts[(t * ${B} + b) * ${H} + u];
+    let g = m * (dy[(b * ${T + 1} + t) * ${H} + u] + dOld);
+    result[(b * ${T} + t) * ${H} + u] = ${relu ? 'select(0.0, g, y > 0.0)' : 'g * (1.0 - y * y)'};
+    result[${DH} + b * ${H} + u] = (1.0 - m) * dOld;`);
+  const dh = dhProgram('rnn', total, B, T, H, H, DH, H);
+  const D = loop(be, [da, dh], [[mask!, acts!, dy!], [W_h!]], down(T));
+  const dW = weightGrad(be, 'rnn', [['hs', hs!], ['D', D]], B, T, H, H, `hs[(t * ${B} + b) * ${H} + k]`);
+  const [dxp, dh0] = cutAll(be, D, [[0, [B, T, H]], [DH, [B, H]]]);
+  return [dxp!, dW, dh0!];
+}
