@@ -47,13 +47,13 @@ function batch(o: RnnBenchOptions, rng: Rng): { x: tf.Tensor2D; y: tf.Tensor2D }
   };
 }
 
-/** Median seconds per optimisation step of `step` (after warm-up), with the backend synchronised. */
-function timeSteps(o: RnnBenchOptions, step: () => tf.Scalar): number {
+/** Median seconds per optimisation step of `step` (after warm-up), with the backend synchronised (an async read: webgpu in Node has no synchronous one). */
+async function timeSteps(o: RnnBenchOptions, step: () => tf.Scalar): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < o.warmup + o.steps; i++) {
     const t0 = performance.now();
     const loss = step();
-    loss.dataSync();
+    await loss.data();
     loss.dispose();
     if (i >= o.warmup) times.push((performance.now() - t0) / 1000);
   }
@@ -61,7 +61,7 @@ function timeSteps(o: RnnBenchOptions, step: () => tf.Scalar): number {
 }
 
 /** Our RNNLanguageModel: autodiff or hand-written backward, TensorFlow's fused ops or not, the fused kernels' mode and SIMD threads. */
-function benchOurs(o: RnnBenchOptions, handWritten: boolean, { tensorflowOps = true, fused = 'auto', threads }: { tensorflowOps?: boolean; fused?: FusedSequenceMode; threads?: number } = {}): number {
+async function benchOurs(o: RnnBenchOptions, handWritten: boolean, { tensorflowOps = true, fused = 'auto', threads }: { tensorflowOps?: boolean; fused?: FusedSequenceMode; threads?: number } = {}): Promise<number> {
   const before = setHandWrittenBackward(handWritten);
   const beforeOps = setTensorflowSequenceOps(tensorflowOps);
   const beforeMode = setFusedSequenceMode(fused);
@@ -71,7 +71,7 @@ function benchOurs(o: RnnBenchOptions, handWritten: boolean, { tensorflowOps = t
   const { x, y } = batch(o, new Rng(0));
   try {
     const vars = Object.values(model.variables());
-    return timeSteps(o, () => opt.minimize(() => model.loss(x, y, { training: true }), true, vars)!);
+    return await timeSteps(o, () => opt.minimize(() => model.loss(x, y, { training: true }), true, vars)!);
   } finally {
     setHandWrittenBackward(before);
     setTensorflowSequenceOps(beforeOps);
@@ -83,7 +83,7 @@ function benchOurs(o: RnnBenchOptions, handWritten: boolean, { tensorflowOps = t
   }
 }
 
-function benchLayers(o: RnnBenchOptions): number {
+async function benchLayers(o: RnnBenchOptions): Promise<number> {
   const rnn = { rnn: tfl.layers.simpleRNN, lstm: tfl.layers.lstm, gru: tfl.layers.gru }[o.cell];
   const model = tfl.sequential({
     layers: [
@@ -98,7 +98,7 @@ function benchLayers(o: RnnBenchOptions): number {
   const { x, y } = batch(o, new Rng(0));
   const target = tf.oneHot(tf.reshape(y, [-1]), o.vocab);
   try {
-    return timeSteps(o, () =>
+    return await timeSteps(o, () =>
       opt.minimize(() => {
         const logits = tf.reshape(model.apply(x, { training: true }) as tf.Tensor3D, [-1, o.vocab]);
         return tf.losses.softmaxCrossEntropy(target, logits) as tf.Scalar;
@@ -112,10 +112,10 @@ function benchLayers(o: RnnBenchOptions): number {
 }
 
 /** `f` with tfjs's stock wasm kernels instead of Attend's replacements (then Attend's again). */
-function stockWasm<T>(f: () => T): T {
+async function stockWasm<T>(f: () => Promise<T>): Promise<T> {
   const before = setWasmFastPaths(false);
   try {
-    return f();
+    return await f();
   } finally {
     setWasmFastPaths(before);
   }
@@ -137,7 +137,7 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
   // PyTorch first, before any tfjs backend has started thread pools of its own in this process tree.
   // (Its 2-thread step is sensitive to anything else using the CPU: up to 15× slower measured here.)
   const torch = benchPytorch(o);
-  const skipped = await onEachBackend(o.backends, (c) => {
+  const skipped = await onEachBackend(o.backends, async (c) => {
     // On tfjs-node the LSTM and the taught GRU default to TensorFlow's fused ops; the hand-written BPTT is shown beside them.
     // On wasm and cpu the default is the fused layer kernel on our SIMD module with every thread; beside it the
     // per-step hand-written BPTT (no fused kernels) and the fused kernels on one thread.
@@ -145,22 +145,24 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
     const simd = simdStatus();
     const fused = fusedSequenceAvailable(o.hidden) && simd.available;
     const layers = `tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`;
-    const impls: [string, () => number][] = [
+    const impls: [string, () => Promise<number>][] = [
       // On wasm, first as plain tfjs gives it (stock kernels: the baseline of the "vs tf.layers" column), then with Attend's kernel fixes.
-      ...(c.name === 'wasm' ? [[`${layers}, stock tfjs kernels`, () => stockWasm(() => benchLayers(o))] as [string, () => number]] : []),
+      ...(c.name === 'wasm' ? [[`${layers}, stock tfjs kernels`, () => stockWasm(() => benchLayers(o))] as [string, () => Promise<number>]] : []),
       [c.name === 'wasm' ? `${layers}, Attend's wasm kernels` : layers, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
-      ...(tfOp ? [['Attend hand-written BPTT', () => benchOurs(o, true, { tensorflowOps: false })] as [string, () => number]] : []),
+      ...(tfOp ? [['Attend hand-written BPTT', () => benchOurs(o, true, { tensorflowOps: false })] as [string, () => Promise<number>]] : []),
       ...(fused
         ? ([
             ['Attend hand-written BPTT, per-step ops', () => benchOurs(o, true, { fused: 'composite' })],
             ['Attend fused kernels (SIMD), 1 thread', () => benchOurs(o, true, { threads: 1 })],
-          ] as [string, () => number][])
+          ] as [string, () => Promise<number>][])
         : []),
       [`Attend default (${tfOp ?? (fused ? `fused SIMD kernels, ${simd.threads} threads` : 'hand-written BPTT')})`, () => benchOurs(o, true)],
+      // On webgpu the WGSL sequence kernels are not the default until measured: this row measures them.
+      ...(c.name === 'webgpu' ? [['Attend fused kernels (WGSL)', () => benchOurs(o, true, { fused: 'fused' })] as [string, () => Promise<number>]] : []),
     ];
     for (const [impl, run] of impls) {
-      const seconds = run();
+      const seconds = await run();
       rows.push({ impl, backend: c.name, seconds, charsPerSecond: chars / seconds });
       console.log(`  ${c.name.padEnd(10)} ${impl}: ${(chars / seconds).toFixed(0)} chars/s`);
     }

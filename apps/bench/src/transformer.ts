@@ -131,13 +131,13 @@ export function transformerResultFile(o: TransformerBenchOptions): string {
   return `transformer-${o.model}${same ? '' : `-${shape}`}${o.device === 'cuda' ? '-cuda' : ''}.json`;
 }
 
-/** Median seconds per step of `step` after `warmup` untimed ones; each step's loss is read back (a sync). */
-function timeSteps(steps: number, warmup: number, step: () => tf.Scalar): number {
+/** Median seconds per step of `step` after `warmup` untimed ones; each step's loss is read back (a sync; async, as webgpu in Node has no synchronous reads). */
+async function timeSteps(steps: number, warmup: number, step: () => tf.Scalar): Promise<number> {
   const times: number[] = [];
   for (let i = 0; i < warmup + steps; i++) {
     const t0 = performance.now();
     const loss = step();
-    loss.dataSync();
+    await loss.data();
     loss.dispose();
     if (i >= warmup) times.push((performance.now() - t0) / 1000);
   }
@@ -181,7 +181,7 @@ function gptStep(o: TransformerBenchOptions): { step: () => tf.Scalar; dispose: 
 }
 
 /** One row for the active tfjs backend; throws if the step leaks tensors. */
-export function measureTransformer(o: TransformerBenchOptions): TransformerBenchRow {
+export async function measureTransformer(o: TransformerBenchOptions): Promise<TransformerBenchRow> {
   const backend = tf.getBackend();
   const steps = backend === 'cpu' ? Math.min(o.steps, CPU_BACKEND_STEPS) : o.steps;
   const warmup = backend === 'cpu' ? Math.min(o.warmup, 1) : o.warmup;
@@ -189,7 +189,7 @@ export function measureTransformer(o: TransformerBenchOptions): TransformerBench
   const s = o.model === 'block' ? blockStep(o) : gptStep(o);
   let seconds: number;
   try {
-    seconds = timeSteps(steps, warmup, s.step);
+    seconds = await timeSteps(steps, warmup, s.step);
   } finally {
     s.dispose();
   }
@@ -222,9 +222,9 @@ export async function benchTransformer(o: TransformerBenchOptions): Promise<{ te
   const failed: string[] = [];
   // PyTorch first, before any tfjs backend has started thread pools of its own (see bench rnn).
   const torch = benchTransformerPytorch(o);
-  const skipped = await onEachBackend(o.backends, (c) => {
+  const skipped = await onEachBackend(o.backends, async (c) => {
     try {
-      const row = measureTransformer(o);
+      const row = await measureTransformer(o);
       rows.push(row);
       console.log(`  ${c.name.padEnd(10)} ${row.tokensPerSecond.toFixed(0)} tokens/s (${(row.seconds * 1000).toFixed(0)} ms/step, ${row.steps} steps)`);
     } catch (err) {
