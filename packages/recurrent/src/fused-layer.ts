@@ -36,15 +36,20 @@ function simdOrThrow(cell: LayerCell, H: number) {
   return s;
 }
 
+/** What both kernels start from: sizes from x `[B, T, D]` and W_x `[D, G]`, the SIMD module, the backend's arrays, the RNN's activation. */
+function layerArgs(args: Args, io: (backend: unknown) => KernelArrayIO, cell: LayerCell) {
+  const { x, W_x } = args.inputs as Infos;
+  const [B, T, D] = x!.shape as [number, number, number];
+  const G = W_x!.shape[1]!;
+  const H = G / GATES[cell];
+  const relu = (args.attrs as { activation?: string } | undefined)?.activation === 'relu';
+  return { B, T, D, G, H, s: simdOrThrow(cell, H), a: io(args.backend), relu };
+}
+
 function forwardKernel(io: (backend: unknown) => KernelArrayIO, cell: LayerCell): tf.KernelFunc {
   return ((args: Args) => {
     const { x, W_x, b, W_h, h0, c0, mask } = args.inputs as Infos;
-    const [B, T, D] = x!.shape as [number, number, number];
-    const G = W_x!.shape[1]!;
-    const H = G / GATES[cell];
-    const s = simdOrThrow(cell, H);
-    const a = io(args.backend);
-    const relu = (args.attrs as { activation?: string } | undefined)?.activation === 'relu';
+    const { B, T, D, G, H, s, a, relu } = layerArgs(args, io, cell);
     const shapes = cell === 'lstm' ? [[B, T + 2, H], [T, B, G], [T + 1, B, H], [T, B, H], [T + 1, B, H]] : [[B, T + 1, H], [T, B, G], [T + 1, B, H]];
     return a.outputs(shapes, (o) => {
       const xp = { D, x: a.read(x!), W_x: a.read(W_x!), b: a.read(b!) };
@@ -58,12 +63,7 @@ function forwardKernel(io: (backend: unknown) => KernelArrayIO, cell: LayerCell)
 function gradKernel(io: (backend: unknown) => KernelArrayIO, cell: LayerCell): tf.KernelFunc {
   return ((args: Args) => {
     const { x, W_x, W_h, mask, acts, cs, tcs, hs, dy } = args.inputs as Infos;
-    const [B, T, D] = x!.shape as [number, number, number];
-    const G = W_x!.shape[1]!;
-    const H = G / GATES[cell];
-    const s = simdOrThrow(cell, H);
-    const a = io(args.backend);
-    const relu = (args.attrs as { activation?: string } | undefined)?.activation === 'relu';
+    const { B, T, D, G, H, s, a, relu } = layerArgs(args, io, cell);
     const shapes = [[B, T, D], [D, G], [G], [H, G], [B, H], ...(cell === 'lstm' ? [[B, H]] : [])];
     return a.outputs(shapes, (o) => {
       const proj: ProjectionGrad = { D, x: a.read(x!), W_x: a.read(W_x!), dx: o[0]!, dW_x: o[1]!, db: o[2]! };

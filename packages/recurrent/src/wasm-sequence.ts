@@ -62,10 +62,7 @@ function placeXp(s: SimdKernels, alloc: (floats: number) => number, xp: Arr | Pr
   }
   const { D, x, W_x, b } = xp;
   const [pX, pW, pB, pPanel] = [B * T * D, D * G, G, D * G].map(alloc) as [number, number, number, number];
-  const m = s.f32();
-  m.set(x, pX / 4);
-  m.set(W_x, pW / 4);
-  m.set(b, pB / 4);
+  copyIn(s, [[x, pX], [W_x, pW], [b, pB]]);
   s.exports.packB(pPanel, pW, G, D, G);
   // linear(C, A, lda, W, ldw, b, M, K, N, panel) on rows r0 … r1 − 1 of [B·T, D]
   s.run('linear', rowParts(s, B * T).map(([r0, r1]) => [pXp + r0 * G * 4, pX + r0 * D * 4, D, pW, G, pB, r1 - r0, D, G, pPanel]));
@@ -109,11 +106,7 @@ export function lstmForwardSimd(
   const alloc = s.layout();
   const pXp = placeXp(s, alloc, xp, B, T, G);
   const [pW, pMask, pActs, pCs, pTcs, pHs, pPacked, pPanel] = [H * G, B * T, T * B * G, (T + 1) * BH, T * BH, (T + 1) * BH, B * (T + 2) * H, H * G].map(alloc) as number[];
-  const m = s.f32();
-  m.set(W, pW! / 4);
-  m.set(mask, pMask! / 4);
-  m.set(h0, pHs! / 4);
-  m.set(c0, pCs! / 4);
+  copyIn(s, [[W, pW!], [mask, pMask!], [h0, pHs!], [c0, pCs!]]);
   s.exports.packB(pPanel!, pW!, G, H, G);
   s.run('lstmForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp, pW!, pMask!, pActs!, pCs!, pTcs!, pHs!, pPacked!, pPanel!]));
   copyOut(s, [[packed, pPacked!], [acts, pActs!], [cs, pCs!], [tcs, pTcs!], [hs, pHs!]]);
@@ -128,14 +121,7 @@ export function lstmBackwardSimd(
   const BH = B * H;
   const alloc = s.layout();
   const [pW, pWT, pMask, pActs, pCs, pTcs, pHs, pDy, pDxp, pDW, pDh, pDc, pPanel, pDz] = [H * G, G * H, B * T, T * B * G, (T + 1) * BH, T * BH, (T + 1) * BH, B * (T + 2) * H, B * T * G, H * G, BH, BH, G * H, T * B * G].map(alloc) as number[];
-  const m = s.f32();
-  m.set(W, pW! / 4);
-  m.set(mask, pMask! / 4);
-  m.set(acts, pActs! / 4);
-  m.set(cs, pCs! / 4);
-  m.set(tcs, pTcs! / 4);
-  m.set(hs, pHs! / 4);
-  m.set(dy, pDy! / 4);
+  copyIn(s, [[W, pW!], [mask, pMask!], [acts, pActs!], [cs, pCs!], [tcs, pTcs!], [hs, pHs!], [dy, pDy!]]);
   s.exports.transpose(pWT!, pW!, H, G);
   s.exports.packB(pPanel!, pWT!, H, G, H);
   s.run('lstmBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pWT!, pMask!, pActs!, pCs!, pTcs!, pDy!, pDxp!, pDh!, pDc!, pPanel!, pDz!]));
@@ -154,10 +140,7 @@ export function gruForwardSimd(
   const alloc = s.layout();
   const pXp = placeXp(s, alloc, xp, B, T, G);
   const [pW, pMask, pActs, pHs, pPacked, pRh, pPanel] = [H * G, B * T, T * B * G, (T + 1) * BH, B * (T + 1) * H, T * BH, H * G].map(alloc) as number[];
-  const m = s.f32();
-  m.set(W, pW! / 4);
-  m.set(mask, pMask! / 4);
-  m.set(h0, pHs! / 4);
+  copyIn(s, [[W, pW!], [mask, pMask!], [h0, pHs!]]);
   s.exports.packB(pPanel!, pW!, G, H, G);
   s.run('gruForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp, pW!, pMask!, pActs!, pHs!, pPacked!, pRh!, pPanel!]));
   copyOut(s, [[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
@@ -173,12 +156,7 @@ export function gruBackwardSimd(
   const alloc = s.layout();
   const packed = H % 8 === 0; // dz packed for one weight-gradient product per block (else one per step)
   const [pW, pWT, pMask, pActs, pHs, pDy, pDxp, pDW, pDh, pRh, pDRh, pPanelRZ, pPanelN, pDz] = [H * G, G * H, B * T, T * B * G, (T + 1) * BH, B * (T + 1) * H, B * T * G, H * G, BH, T * BH, BH, 2 * H * H, H * H, packed ? T * B * G : 0].map(alloc) as number[];
-  const m = s.f32();
-  m.set(W, pW! / 4);
-  m.set(mask, pMask! / 4);
-  m.set(acts, pActs! / 4);
-  m.set(hs, pHs! / 4);
-  m.set(dy, pDy! / 4);
+  copyIn(s, [[W, pW!], [mask, pMask!], [acts, pActs!], [hs, pHs!], [dy, pDy!]]);
   s.exports.transpose(pWT!, pW!, H, G);
   s.exports.packB(pPanelRZ!, pWT!, H, 2 * H, H); // rows 0 … 2H of W_hᵀ
   s.exports.packB(pPanelN!, pWT! + 8 * H * H, H, H, H); // rows 2H … 3H
@@ -204,10 +182,7 @@ export function rnnForwardSimd(
   const alloc = s.layout();
   const pXp = placeXp(s, alloc, xp, B, T, H);
   const [pW, pMask, pActs, pHs, pPacked, pPanel] = [H * H, B * T, T * BH, (T + 1) * BH, B * (T + 1) * H, H * H].map(alloc) as number[];
-  const m = s.f32();
-  m.set(W, pW! / 4);
-  m.set(mask, pMask! / 4);
-  m.set(h0, pHs! / 4);
+  copyIn(s, [[W, pW!], [mask, pMask!], [h0, pHs!]]);
   s.exports.packB(pPanel!, pW!, H, H, H);
   s.run('rnnForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pXp, pW!, pMask!, pActs!, pHs!, pPacked!, pPanel!]));
   copyOut(s, [[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
@@ -222,12 +197,7 @@ export function rnnBackwardSimd(
   const alloc = s.layout();
   const packed = H % 8 === 0;
   const [pW, pWT, pMask, pActs, pHs, pDy, pDxp, pDW, pDh, pPanel, pDz] = [H * H, H * H, B * T, T * BH, (T + 1) * BH, B * (T + 1) * H, B * T * H, H * H, BH, H * H, packed ? T * BH : 0].map(alloc) as number[];
-  const m = s.f32();
-  m.set(W, pW! / 4);
-  m.set(mask, pMask! / 4);
-  m.set(acts, pActs! / 4);
-  m.set(hs, pHs! / 4);
-  m.set(dy, pDy! / 4);
+  copyIn(s, [[W, pW!], [mask, pMask!], [acts, pActs!], [hs, pHs!], [dy, pDy!]]);
   s.exports.transpose(pWT!, pW!, H, H);
   s.exports.packB(pPanel!, pWT!, H, H, H);
   s.run('rnnBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pWT!, pMask!, pActs!, pDy!, pDxp!, pDh!, pPanel!, packed ? pDz! : 0]));
@@ -235,6 +205,12 @@ export function rnnBackwardSimd(
   else s.run('weightGrad', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDxp!, H, 0, H, pDW!, H]));
   copyOut(s, [[dW, pDW!], [dh0, pDh!]]);
   leaveXp(s, alloc, dxp, B, T, H, pDxp!, pDz!);
+}
+
+/** Copies each input array into its region (byte offset) of the memory. */
+function copyIn(s: SimdKernels, pairs: [Arr, number][]): void {
+  const m = s.f32();
+  for (const [values, at] of pairs) m.set(values, at / 4);
 }
 
 /** Copies each region (byte offset) of the memory into its output array. */
