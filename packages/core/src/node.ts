@@ -6,6 +6,7 @@
 //   4. wasm (SIMD; tfjs disables wasm threads under Node, tfjs issue 3830)
 //   5. cpu (pure JS)
 // The tfjs-node packages are optional: absent or failing to load is normal and only logged.
+import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { BackendError } from './errors.js';
@@ -103,10 +104,17 @@ async function softwareGpu(mod: { create(flags: string[]): DawnGpu }): Promise<{
  * without a GPU): then a software adapter is accepted, and when Dawn finds no Vulkan adapter it
  * tries its OpenGL backend on Mesa's llvmpipe (`softwareGpu` above). Slow; never for real work.
  */
+let webgpuDetail: string | undefined;
+
 export const dawnWebgpuCandidate: BackendCandidate = {
   name: 'webgpu',
   label: 'webgpu (webgpu package: Dawn over Vulkan)',
   async load() {
+    // Loaded before in this process: switch back to it (each Dawn instance holds a device and its threads).
+    if (webgpuDetail !== undefined && tf.findBackend('webgpu')) {
+      await activate('webgpu');
+      return webgpuDetail;
+    }
     const allowSoftware = process.env.ATTEND_WEBGPU_ALLOW_SOFTWARE === '1';
     if (process.platform === 'linux' && !allowSoftware && !hasSharedLibrary('libvulkan.so.1')) {
       throw new Error('libvulkan.so.1 not found (install libvulkan1 and a GPU driver with Vulkan support)');
@@ -135,7 +143,8 @@ export const dawnWebgpuCandidate: BackendCandidate = {
     Object.defineProperty(globalThis, 'navigator', { value: { gpu }, configurable: true, writable: true });
     await import('@tensorflow/tfjs-backend-webgpu');
     await activate('webgpu');
-    return software ? `${name || 'fallback'} (software)` : name || 'GPU';
+    webgpuDetail = software ? `${name || 'fallback'} (software)` : name || 'GPU';
+    return webgpuDetail;
   },
 };
 
