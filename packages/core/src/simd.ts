@@ -7,7 +7,7 @@
 // where WebAssembly SIMD or shared memory is missing, e.g. a browser page that is not cross-origin
 // isolated; then callers keep their other path. Users: ./wasm-fast-paths.ts (BatchMatMul) and
 // @attend/recurrent's fused sequences.
-import { ConfigError } from './errors.js';
+import { BackendError, ConfigError } from './errors.js';
 import { ATTEND_SIMD_WASM_BASE64 } from './wasm/attend-simd-wasm.js';
 
 /** The module's exports (pointer arguments are byte offsets; see ../assembly/). */
@@ -110,7 +110,16 @@ export class SimdKernels {
       const at = this.top;
       this.top += Math.ceil((floats * 4) / 16) * 16;
       const need = Math.ceil(this.top / PAGE) - this.memory.buffer.byteLength / PAGE;
-      if (need > 0) this.memory.grow(need);
+      if (need > 0) {
+        try {
+          this.memory.grow(need);
+        } catch {
+          throw new BackendError(
+            `Attend SIMD kernels: this call needs ${Math.ceil(this.top / 2 ** 20)} MiB of WebAssembly memory, more than it can grow to here (${this.memory.buffer.byteLength / 2 ** 20} MiB now, 4096 at most): ` +
+              `use a smaller batch or sequence length, or setFusedSequenceMode('composite') for the per-step path`,
+          );
+        }
+      }
       return at;
     };
   }

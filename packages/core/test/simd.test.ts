@@ -99,6 +99,12 @@ describe('the SIMD module', () => {
     expect(status('zero')).toEqual({ available: false, threads: 0, reason: 'ATTEND_SIMD_THREADS: expected an integer from 1 to 64, got "zero"' });
   }, 60_000);
 
+  it('says how much memory a call needs, and what to do, when the WebAssembly memory cannot grow that far', () => {
+    const alloc = simdKernels()!.layout();
+    expect(() => alloc(2 ** 31)).toThrow(/needs 8193 MiB of WebAssembly memory, more than it can grow to here .*use a smaller batch or sequence length/);
+    expect(simdKernels()!.layout()(16)).toBe(65536); // usable afterwards
+  });
+
   it('refuses a thread count that is not a positive integer, saying what it got', () => {
     expect(() => setSimdThreads(0)).toThrow(/expected an integer from 1 to 64, got 0/);
     expect(() => setSimdThreads(1.5)).toThrow(/got 1.5/);
