@@ -7,6 +7,8 @@
 //   fast path (10–30× slower). Ours transposes explicitly, then runs the plain kernel. And products
 //   big enough to pay for the copies run on our own SIMD GEMM (./simd.ts) on every core instead of
 //   XNNPACK's one thread.
+// - GatherV2 along axis 0 (every embedding lookup) reads the indices back and reshapes twice; ours
+//   copies the rows through heap views.
 // - Identity (tf.clone, and every tensor the gradient tape saves) copies the data; ours shares it
 //   with a reference count, as the cpu backend's does (tensors are immutable).
 // - Sum over leading axes (a bias gradient: [rows, N] → [N]) transposes the whole input first. Ours
@@ -237,8 +239,35 @@ function makeIdentity(original: tf.KernelFunc): tf.KernelFunc {
   }) as tf.KernelFunc;
 }
 
+/** `GatherV2` wrapper: rows of a table along axis 0 (an embedding lookup) copied through heap views; the rest go to the original kernel. */
+function makeGather(original: tf.KernelFunc): tf.KernelFunc {
+  return ((args: Args) => {
+    const { x, indices } = args.inputs as Record<string, tf.TensorInfo>;
+    const { axis, batchDims } = args.attrs as unknown as { axis: number; batchDims: number };
+    const $axis = tf.util.parseAxisParam(axis, x!.shape)[0];
+    if ($axis !== 0 || batchDims !== 0 || x!.dtype === 'string' || x!.dtype === 'complex64' || indices!.dtype !== 'int32') return original(args as Parameters<tf.KernelFunc>[0]);
+    const backend = args.backend as WasmBackend;
+    const rows = x!.shape[0]!;
+    const row = sizeOf(x!.shape.slice(1));
+    const out = backend.makeOutput([...indices!.shape, ...x!.shape.slice(1)], x!.dtype);
+    // Views only after makeOutput: allocating can grow (and detach) the wasm memory.
+    const ids = backend.typedArrayFromHeap(indices!);
+    const src = backend.typedArrayFromHeap(x!);
+    const dst = backend.typedArrayFromHeap(out);
+    for (let i = 0; i < ids.length; i++) {
+      const id = ids[i]!;
+      if (!(id >= 0 && id < rows)) {
+        backend.disposeData(out.dataId);
+        throw new Error(`GatherV2: the index value ${id} is not in [0, ${rows - 1}]`);
+      }
+      dst.set(src.subarray(id * row, (id + 1) * row), i * row);
+    }
+    return out;
+  }) as tf.KernelFunc;
+}
+
 /** The kernel names this module replaces on `wasm`. */
-export const WASM_FAST_PATH_KERNELS: readonly string[] = ['Slice', 'Unpack', 'SplitV', 'BatchMatMul', 'Sum', 'Identity'];
+export const WASM_FAST_PATH_KERNELS: readonly string[] = ['Slice', 'Unpack', 'SplitV', 'BatchMatMul', 'Sum', 'Identity', 'GatherV2'];
 
 /** tfjs's own kernels we replaced, and ours, by name: to switch back and forth (setWasmFastPaths). */
 const originals = new Map<string, tf.KernelConfig>();
@@ -277,6 +306,7 @@ export function registerWasmFastPaths(): void {
   replace('SplitV', () => splitV as unknown as tf.KernelFunc);
   replace('Sum', (original) => makeSum(original.kernelFunc));
   replace('Identity', (original) => makeIdentity(original.kernelFunc));
+  replace('GatherV2', (original) => makeGather(original.kernelFunc));
   const transpose = tf.getKernel('Transpose', 'wasm');
   if (transpose) replace('BatchMatMul', (original) => makeBatchMatMul(original.kernelFunc, transpose.kernelFunc));
 }

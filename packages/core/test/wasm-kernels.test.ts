@@ -80,6 +80,11 @@ const cases: Record<string, () => tf.Tensor[]> = {
     x.dispose();
     return [tf.add(y, 1), y];
   },
+  'GatherV2 along axis 0 (rows, rank-2 indices, int32 table) and along axis 1 (the original kernel)': () => {
+    const table = tf.reshape(tf.range(0, 4 * 3 * 2), [4, 3, 2]);
+    const ids = tf.tensor2d([[3, 0], [1, 1]], [2, 2], 'int32');
+    return [tf.gather(table, ids), tf.gather(tf.cast(table, 'int32'), tf.tensor1d([2, 2, 0], 'int32')), tf.gather(table, tf.tensor1d([1, 0], 'int32'), 1)];
+  },
   'gather gradient (embedding lookup), repeated and rank-2 indices': () => {
     const table = tf.tensor2d([[0.1, 0.2, 0.3], [0.4, 0.5, 0.6], [0.7, 0.8, 0.9], [1.0, 1.1, 1.2]]);
     const ids = tf.tensor2d([[0, 2, 2], [3, 0, 1]], [2, 3], 'int32');
@@ -106,6 +111,16 @@ describe('kernels added to (or replaced on) wasm match cpu', () => {
       got.forEach((g, i) => g.forEach((x, j) => expect(x).toBeCloseTo(want[i]![j]!, 5)));
     });
   }
+
+  it('GatherV2 refuses an index outside the table, naming it', async () => {
+    await selectBackend({ prefer: 'wasm', ...quiet });
+    const table = tf.ones([3, 2]);
+    const ids = tf.tensor1d([0, 3], 'int32');
+    const before = tf.memory().numTensors;
+    expect(() => tf.gather(table, ids)).toThrow(/the index value 3 is not in \[0, 2\]/);
+    expect(tf.memory().numTensors).toBe(before); // no output left behind
+    tf.dispose([table, ids]);
+  });
 
   it('switches to the stock kernels and back (setWasmFastPaths), with the same values', async () => {
     await selectBackend({ prefer: 'wasm', ...quiet });
