@@ -115,10 +115,12 @@ function splitV(args: Args): tf.TensorInfo[] {
 
 /** Multiply–adds per matrix from which a float32 product runs on the SIMD GEMM (below it, the copies in and out cost more than XNNPACK loses). */
 export const SIMD_MATMUL_MIN_MACS = 1 << 18;
+/** …and rows of the product: B is copied and packed on every call, which only M rows of work repay (sampling's 1 × H · H × 4H stays on XNNPACK). */
+export const SIMD_MATMUL_MIN_ROWS = 32;
 
 /**
  * a·b on the SIMD GEMM, or null where it does not apply (not float32, batch dims that are neither
- * equal nor one side's all ones, too small): a `[...batch, M, K]` (or `[..., K, M]`, transposeA),
+ * equal nor one side's all ones, too small or too few rows): a `[...batch, M, K]` (or `[..., K, M]`, transposeA),
  * b `[...batch, K, N]` (or `[..., N, K]`) → `[...batch, M, N]`; each matrix's rows split over the threads.
  */
 function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transposeA: boolean, transposeB: boolean, backend: WasmBackend): tf.TensorInfo | null {
@@ -133,7 +135,7 @@ function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transpos
   const nB = sizeOf(batchDimsB);
   const same = batchDimsA.length === batchDimsB.length && batchDimsA.every((d, i) => d === batchDimsB[i]);
   if (!same && nA !== 1 && nB !== 1) return null;
-  if (M * N * K < SIMD_MATMUL_MIN_MACS || M === 0 || N === 0 || K === 0) return null;
+  if (M * N * K < SIMD_MATMUL_MIN_MACS || M < SIMD_MATMUL_MIN_ROWS || N === 0 || K === 0) return null;
   const batch = Math.max(nA, nB);
   const outShape = [...(nA >= nB && batchDimsA.length >= batchDimsB.length ? batchDimsA : batchDimsB), M, N];
   const alloc = s.layout();
