@@ -2,4 +2,4 @@
 // matrix product, the recurrent sequence kernels and elementwise activations, exported for ../src/simd.ts.
 export { gemm, gemmBatch, linear, packB, sumRows, transpose } from './gemm';
 export { lstmForward, lstmBackward, weightGrad, weightGradPacked, gruForward, gruBackward, rnnForward, rnnBackward } from './sequence';
-export { gelu, geluGrad } from './activations';
+export { gelu, geluGrad, layerNorm, layerNormGrad } from './activations';

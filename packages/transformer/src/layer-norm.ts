@@ -4,6 +4,7 @@
 // The Transformer applies it around every sub-layer (post-LN, Vaswani et al. 2017 §3.1) or before
 // it (pre-LN, Xiong et al. 2020; GPT-2).
 import * as tf from '@tensorflow/tfjs-core';
+import { layerNormKernel, layerNormKernelAvailable } from './layer-norm-kernel.js';
 import { assertBool, assertInt, assertNumber, assignWeights, configure, countParams, makeVariable, ShapeError, type SetWeightsOptions } from '@attend/core';
 
 export interface LayerNormConfig {
@@ -36,13 +37,15 @@ export class LayerNorm {
 
   /**
    * `[…, dim]` → `[…, dim]`. The backward pass is written out (one tape entry; autodiff of the nine
-   * forward ops records twice as many): with x̂ the normalised input and g = dy ⊙ γ,
+   * forward ops records twice as many; on cpu and wasm one SIMD kernel each way, ./layer-norm-kernel.ts):
+   * with x̂ the normalised input and g = dy ⊙ γ,
    *   dx = (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) / √(σ² + ε),   dγ = Σ dy ⊙ x̂,   dβ = Σ dy.
    */
   apply<T extends tf.Tensor>(x: T): T {
     const D = this.config.dim;
     if (x.shape[x.rank - 1] !== D) throw new ShapeError(`LayerNorm: expected last axis ${D}, got shape [${x.shape.join(', ')}]`);
     const eps = this.config.eps;
+    if (layerNormKernelAvailable(x)) return layerNormKernel(x, this.gamma, this.beta, eps); // one SIMD kernel each way (./layer-norm-kernel.ts)
     const withBias = this.beta !== null;
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [input, gamma] = args as [tf.Tensor, tf.Tensor];

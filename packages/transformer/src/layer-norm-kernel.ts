@@ -1,0 +1,133 @@
+// Layer normalisation (./layer-norm.ts) as ONE registered kernel each way, `AttendLayerNorm` and
+// `AttendLayerNormGrad`, on @attend/core's WebAssembly SIMD module (packages/core/assembly/
+// activations.ts; rows split over its threads, each thread summing its own part of dγ and dβ),
+// registered on cpu and wasm. The composite in ./layer-norm.ts (nine ops forward, a dozen backward
+// over [N, D]) is the reference and runs elsewhere, or where D is not a multiple of 4.
+//   AttendLayerNorm      x [N…, D], gamma [D], beta [D] (optional) (attr eps) → y, x̂ (both shaped like x), rstd [N]
+//   AttendLayerNormGrad  dy, x̂, rstd, gamma → dx, dγ, dβ
+import * as tf from '@tensorflow/tfjs-core';
+import { cpuArrayIO, simdKernels, wasmArrayIO, type KernelArrayIO, type SimdKernels } from '@attend/core';
+
+export const LAYER_NORM = 'AttendLayerNorm';
+export const LAYER_NORM_GRAD = 'AttendLayerNormGrad';
+
+type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
+
+/** Row slices over the threads, at least 64 rows each. */
+function rowParts(s: SimdKernels, N: number): [number, number][] {
+  const parts = Math.max(1, Math.min(s.threadCount, Math.floor(N / 64)));
+  const per = Math.ceil(N / parts);
+  const out: [number, number][] = [];
+  for (let r0 = 0; r0 < N; r0 += per) out.push([r0, Math.min(N, r0 + per)]);
+  return out;
+}
+
+/** ε as the bits of an f32 (the module's job arguments are i32). */
+const f32Bits = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0]!;
+
+function simdOrThrow(name: string): SimdKernels {
+  const s = simdKernels();
+  if (!s) throw new Error(`${name}: the SIMD module does not run here`);
+  return s;
+}
+
+function forward(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
+  return ((args: Args) => {
+    const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+    const eps = (args.attrs as { eps: number }).eps;
+    const s = simdOrThrow(LAYER_NORM);
+    const D = x!.shape[x!.shape.length - 1]!;
+    const N = x!.shape.reduce((a, b) => a * b, 1) / D;
+    const a = io(args.backend);
+    return a.outputs([[...x!.shape], [...x!.shape], [N]], ([y, xhat, rstd]) => {
+      const alloc = s.layout();
+      const [pX, pG, pB, pY, pH, pR] = [N * D, D, D, N * D, N * D, N].map(alloc) as number[];
+      const m = s.f32();
+      m.set(a.read(x!), pX! / 4);
+      m.set(a.read(gamma!), pG! / 4);
+      if (beta) m.set(a.read(beta), pB! / 4);
+      else m.fill(0, pB! / 4, pB! / 4 + D); // no shift
+      // layerNorm(y, xhat, rstd, x, gamma, beta, r0, r1, D, epsBits)
+      s.run('layerNorm', rowParts(s, N).map(([r0, r1]) => [pY!, pH!, pR!, pX!, pG!, pB!, r0, r1, D, f32Bits(eps)]));
+      const v = s.f32();
+      y!.set(v.subarray(pY! / 4, pY! / 4 + N * D));
+      xhat!.set(v.subarray(pH! / 4, pH! / 4 + N * D));
+      rstd!.set(v.subarray(pR! / 4, pR! / 4 + N));
+    });
+  }) as tf.KernelFunc;
+}
+
+function backward(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
+  return ((args: Args) => {
+    const { dy, xhat, rstd, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+    const s = simdOrThrow(LAYER_NORM_GRAD);
+    const D = gamma!.shape[0]!;
+    const N = rstd!.shape[0]!;
+    const a = io(args.backend);
+    return a.outputs([[...dy!.shape], [D], [D]], ([dx, dGamma, dBeta]) => {
+      const parts = rowParts(s, N);
+      const alloc = s.layout();
+      const [pDy, pH, pR, pG, pDx] = [N * D, N * D, N, D, N * D].map(alloc) as number[];
+      const partials = parts.map(() => [alloc(D), alloc(D)] as [number, number]);
+      const m = s.f32();
+      m.set(a.read(dy!), pDy! / 4);
+      m.set(a.read(xhat!), pH! / 4);
+      m.set(a.read(rstd!), pR! / 4);
+      m.set(a.read(gamma!), pG! / 4);
+      // layerNormGrad(dx, dgamma, dbeta, dy, xhat, rstd, gamma, r0, r1, D)
+      s.run('layerNormGrad', parts.map(([r0, r1], i) => [pDx!, partials[i]![0], partials[i]![1], pDy!, pH!, pR!, pG!, r0, r1, D]));
+      const v = s.f32();
+      dx!.set(v.subarray(pDx! / 4, pDx! / 4 + N * D));
+      dGamma!.fill(0); // a wasm output is not zeroed
+      dBeta!.fill(0);
+      for (const [pg, pb] of partials) {
+        for (let j = 0; j < D; j++) {
+          dGamma![j] += v[pg / 4 + j]!;
+          dBeta![j] += v[pb / 4 + j]!;
+        }
+      }
+    });
+  }) as tf.KernelFunc;
+}
+
+/** Registers both kernels (cpu, wasm) and the gradient where missing; safe to call more than once. */
+export function registerLayerNormKernels(): void {
+  for (const [backendName, io] of [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const) {
+    if (!tf.getKernel(LAYER_NORM, backendName)) tf.registerKernel({ kernelName: LAYER_NORM, backendName, kernelFunc: forward(io) });
+    if (!tf.getKernel(LAYER_NORM_GRAD, backendName)) tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName, kernelFunc: backward(io) });
+  }
+  if (!tf.getGradient(LAYER_NORM)) {
+    tf.registerGradient({
+      kernelName: LAYER_NORM,
+      inputsToSave: ['gamma'],
+      outputsToSave: [false, true, true],
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [gamma, xhat, rstd] = saved as tf.Tensor[];
+        const d = (Array.isArray(dy) ? dy[0] : dy)!;
+        const [dx, dGamma, dBeta] = tf.engine().runKernel(LAYER_NORM_GRAD, { dy: d, xhat: xhat!, rstd: rstd!, gamma: gamma! }) as tf.Tensor[];
+        return { x: () => dx!, gamma: () => dGamma!, beta: () => dBeta! };
+      },
+    });
+  }
+}
+
+let enabled = true;
+
+/** Turns the kernel off (the composite runs everywhere) or on; returns the previous setting. For tests and benchmarks. */
+export function setLayerNormKernel(on: boolean): boolean {
+  const before = enabled;
+  enabled = on;
+  return before;
+}
+
+/** Whether LayerNorm runs as the kernel here: float32, D a multiple of 4, on cpu or wasm, where the SIMD module loads. */
+export function layerNormKernelAvailable(x: tf.Tensor): boolean {
+  const D = x.shape[x.rank - 1]!;
+  return enabled && x.dtype === 'float32' && D % 4 === 0 && ['cpu', 'wasm'].includes(tf.getBackend()) && simdKernels() !== null;
+}
+
+/** y = γ ⊙ (x − μ)·rstd + β through the kernel (call where layerNormKernelAvailable). */
+export function layerNormKernel<T extends tf.Tensor>(x: T, gamma: tf.Tensor, beta: tf.Tensor | null, eps: number): T {
+  registerLayerNormKernels();
+  return (tf.engine().runKernel(LAYER_NORM, beta ? { x, gamma, beta } : { x, gamma }, { eps }) as tf.Tensor[])[0] as T;
+}
