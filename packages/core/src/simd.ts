@@ -5,8 +5,8 @@
 // synchronous, as tfjs kernels must be. Callers lay their tensors out in the memory (`layout`),
 // `run` a job, and copy the results out. Unavailable (null, with the reason in `simdStatus()`)
 // where WebAssembly SIMD or shared memory is missing, e.g. a browser page that is not cross-origin
-// isolated; then callers keep their other path. Users: ./wasm-fast-paths.ts (BatchMatMul) and
-// @attend/recurrent's fused sequences.
+// isolated; then callers keep their other path. Users: ./wasm-fast-paths.ts (BatchMatMul),
+// @attend/recurrent's fused sequences and layers, @attend/transformer's GELU and LayerNorm.
 import { BackendError, ConfigError } from './errors.js';
 import { ATTEND_SIMD_WASM_BASE64 } from './wasm/attend-simd-wasm.js';
 
@@ -37,6 +37,8 @@ const JOBS: readonly SimdJob[] = ['gemm', 'gemmBatch', 'linear', 'gelu', 'geluGr
 const PAGE = 65536;
 /** Where our tensors start: the module's own static data (none today) stays below. */
 const BASE = PAGE;
+/** The most threads a caller may ask for (setSimdThreads, ATTEND_SIMD_THREADS). */
+const MAX_THREADS = 64;
 /** Per worker, Int32 slots in the control block: state, job, then up to 18 arguments. */
 const SLOTS = 20;
 const IDLE = 0;
@@ -93,7 +95,7 @@ export class SimdKernels {
     private threads: number,
   ) {
     this.exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
-    this.control = new Int32Array(new SharedArrayBuffer(8 * SLOTS * 4));
+    this.control = new Int32Array(new SharedArrayBuffer(MAX_THREADS * SLOTS * 4));
   }
 
   /** Threads a kernel may use (this one included). */
@@ -227,7 +229,7 @@ function defaultThreads(): number {
   const env = proc?.env?.ATTEND_SIMD_THREADS;
   if (env !== undefined && env !== '') {
     const n = Number(env);
-    if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError(`ATTEND_SIMD_THREADS: expected an integer from 1 to 64, got ${JSON.stringify(env)}`);
+    if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new ConfigError(`ATTEND_SIMD_THREADS: expected an integer from 1 to ${MAX_THREADS}, got ${JSON.stringify(env)}`);
     if (n > 1 && !workerThreads()) throw new ConfigError(`ATTEND_SIMD_THREADS=${n}: worker threads are not available here; use 1`);
     return n;
   }
@@ -269,7 +271,7 @@ export function simdStatus(): { available: boolean; threads: number; reason?: st
 
 /** Sets how many threads the SIMD kernels use (1 = this thread only); returns the previous count. */
 export function setSimdThreads(n: number): number {
-  if (!Number.isInteger(n) || n < 1 || n > 64) throw new ConfigError(`setSimdThreads: expected an integer from 1 to 64, got ${n}`);
+  if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new ConfigError(`setSimdThreads: expected an integer from 1 to ${MAX_THREADS}, got ${n}`);
   const s = simdKernels();
   if (!s) return 1;
   const before = s.threadCount;

@@ -112,7 +112,7 @@ describe('the SIMD module', () => {
 });
 
 describe('BatchMatMul on wasm through the SIMD GEMM equals the cpu backend', () => {
-  for (const threads of [1, 2]) {
+  for (const threads of [1, 2, 3]) {
     for (const [name, f] of Object.entries(products)) {
       it(`${name}, ${threads} thread${threads > 1 ? 's' : ''}`, async () => {
         setSimdThreads(threads);
