@@ -10,7 +10,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ConfigError, Rng, setSimdThreads, setWasmFastPaths, simdStatus } from '@attend/core';
-import { fusedSequenceAvailable, RNNLanguageModel, setFusedSequenceMode, setHandWrittenBackward, setTensorflowSequenceOps, type CellKind, type FusedSequenceMode } from '@attend/recurrent';
+import { fusedLayerAvailable, RNNLanguageModel, setFusedSequenceMode, setHandWrittenBackward, setTensorflowSequenceOps, type CellKind, type FusedSequenceMode } from '@attend/recurrent';
 import { onEachBackend } from './backends.js';
 import { runPytorch, TORCH_DEVICES, type TorchDevice } from './pytorch.js';
 import { median, ratio, table } from './timing.js';
@@ -133,6 +133,7 @@ export function benchPytorch(o: RnnBenchOptions, threads = 2): RnnBenchRow | str
 
 export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json: unknown }> {
   const rows: RnnBenchRow[] = [];
+  const defaults: string[] = [];
   const chars = o.batch * o.seqLen;
   // PyTorch first, before any tfjs backend has started thread pools of its own in this process tree.
   // (Its 2-thread step is sensitive to anything else using the CPU: up to 15× slower measured here.)
@@ -143,24 +144,30 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
     // per-step hand-written BPTT (no fused kernels) and the fused kernels on one thread.
     const tfOp = c.name === 'tensorflow' ? { lstm: 'TF BlockLSTM', gru: 'TF GRUBlockCell', rnn: undefined }[o.cell] : undefined;
     const simd = simdStatus();
-    const fused = fusedSequenceAvailable(o.hidden) && simd.available;
+    const simdRows = simd.available && fusedLayerAvailable(o.cell, o.hidden, true); // the SIMD layer kernels run here (masked: on every backend that has them)
+    const simdDefault = simd.available && fusedLayerAvailable(o.cell, o.hidden); // …and are the default for this unmasked model
     const layers = `tf.layers.${o.cell === 'rnn' ? 'simpleRNN' : o.cell}`;
-    const impls: [string, () => Promise<number>][] = [
+    type Impl = [string, () => Promise<number>];
+    const impls: Impl[] = [
       // On wasm, first as plain tfjs gives it (stock kernels: the baseline of the "vs tf.layers" column), then with Attend's kernel fixes.
-      ...(c.name === 'wasm' ? [[`${layers}, stock tfjs kernels`, () => stockWasm(() => benchLayers(o))] as [string, () => Promise<number>]] : []),
+      ...(c.name === 'wasm' ? [[`${layers}, stock tfjs kernels`, () => stockWasm(() => benchLayers(o))] as Impl] : []),
       [c.name === 'wasm' ? `${layers}, Attend's wasm kernels` : layers, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
-      ...(tfOp ? [['Attend hand-written BPTT', () => benchOurs(o, true, { tensorflowOps: false })] as [string, () => Promise<number>]] : []),
-      ...(fused
+      ['Attend hand-written BPTT, per-step ops', () => benchOurs(o, true, { tensorflowOps: false, fused: 'composite' })],
+      ...(tfOp ? [[`Attend ${tfOp}`, () => benchOurs(o, true, { fused: 'composite' })] as Impl] : []),
+      ...(simdRows
         ? ([
-            ['Attend hand-written BPTT, per-step ops', () => benchOurs(o, true, { fused: 'composite' })],
-            ['Attend fused kernels (SIMD), 1 thread', () => benchOurs(o, true, { threads: 1 })],
-          ] as [string, () => Promise<number>][])
+            ['Attend fused layer kernels (SIMD), 1 thread', () => benchOurs(o, true, { fused: 'fused', threads: 1 })],
+            [`Attend fused layer kernels (SIMD), ${simd.threads} threads`, () => benchOurs(o, true, { fused: 'fused' })],
+          ] as Impl[])
         : []),
-      [`Attend default (${tfOp ?? (fused ? `fused SIMD kernels, ${simd.threads} threads` : 'hand-written BPTT')})`, () => benchOurs(o, true)],
       // On webgpu the WGSL sequence kernels are not the default until measured: this row measures them.
-      ...(c.name === 'webgpu' ? [['Attend fused kernels (WGSL)', () => benchOurs(o, true, { fused: 'fused' })] as [string, () => Promise<number>]] : []),
+      ...(c.name === 'webgpu' ? [['Attend fused kernels (WGSL)', () => benchOurs(o, true, { fused: 'fused' })] as Impl] : []),
     ];
+    // The default path for this model on this backend, named (its row is the one above that it equals).
+    const defaultPath = simdDefault ? `fused layer kernels (SIMD), ${simd.threads} threads` : tfOp ? `Attend ${tfOp}` : 'hand-written BPTT';
+    console.log(`  ${c.name.padEnd(10)} default path: ${defaultPath}`);
+    defaults.push(`${c.name}: ${defaultPath}`);
     for (const [impl, run] of impls) {
       const seconds = await run();
       rows.push({ impl, backend: c.name, seconds, charsPerSecond: chars / seconds });
@@ -177,9 +184,10 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
       ['implementation', 'backend', 'ms/step', 'chars/s', 'vs tf.layers (same backend)', 'vs PyTorch'],
       ...rows.map((r) => [r.impl, r.backend, (r.seconds * 1000).toFixed(0), r.charsPerSecond.toFixed(0), r.impl.startsWith('PyTorch') ? '–' : ratio(r.charsPerSecond, layersOf(r.backend)), ratio(r.charsPerSecond, base)]),
     ]),
+    `default path per backend — ${defaults.join('; ')}`,
     ...skipped.map((s) => `skipped: ${s}`),
   ].join('\n');
-  return { text, json: { options: o, rows, skipped } };
+  return { text, json: { options: o, rows, defaults, skipped } };
 }
 
 export function parseRnnArgs(argv: string[]): RnnBenchOptions {

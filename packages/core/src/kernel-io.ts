@@ -42,3 +42,22 @@ export function wasmArrayIO(backend: unknown): KernelArrayIO {
     },
   };
 }
+
+/**
+ * The tensorflow backend's tensors (tfjs-node): inputs copied out of TensorFlow (`readSync`),
+ * outputs handed to it (`write`). Each call copies, so this pays only for kernels that do a lot.
+ */
+export function tensorflowArrayIO(backend: unknown): KernelArrayIO {
+  const be = backend as {
+    readSync(dataId: object): ArrayLike<number>;
+    write(values: Float32Array, shape: number[], dtype: tf.DataType): object;
+  };
+  return {
+    read: (t) => be.readSync(t.dataId),
+    outputs(shapes, fill) {
+      const arrays = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+      fill(arrays);
+      return shapes.map((s, i) => ({ dataId: be.write(arrays[i]!, s, 'float32'), shape: s, dtype: 'float32' as const }));
+    },
+  };
+}

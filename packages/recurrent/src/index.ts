@@ -67,6 +67,7 @@ export {
   type FusedSequenceMode,
 } from './fused-sequence.js';
 export {
+  FUSED_LAYER_BACKENDS,
   GRU_LAYER,
   GRU_LAYER_GRAD,
   LSTM_LAYER,

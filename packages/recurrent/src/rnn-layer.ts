@@ -257,11 +257,12 @@ export class RNNLayer implements SequenceLayer {
     const cell = this.cell;
     const H = this.hidden;
     let packed: tf.Tensor3D | undefined;
-    if (cell instanceof LSTMCell && fusedLayerAvailable('lstm', H)) {
+    const masked = mask !== undefined;
+    if (cell instanceof LSTMCell && fusedLayerAvailable('lstm', H, masked)) {
       packed = fusedLayerPacked('lstm', x, cell.W_x as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_h as tf.Tensor2D, s0.h, { c0: s0.c!, mask });
-    } else if (cell instanceof GRUCell && !cell.resetAfter && fusedLayerAvailable('gru', H)) {
+    } else if (cell instanceof GRUCell && !cell.resetAfter && fusedLayerAvailable('gru', H, masked)) {
       packed = fusedLayerPacked('gru', x, cell.W_x as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_h as tf.Tensor2D, s0.h, { mask });
-    } else if (cell instanceof SimpleRNNCell && fusedLayerAvailable('rnn', H)) {
+    } else if (cell instanceof SimpleRNNCell && fusedLayerAvailable('rnn', H, masked)) {
       packed = fusedLayerPacked('rnn', x, cell.W_xh as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_hh as tf.Tensor2D, s0.h, { mask, activation: cell.activation });
     }
     if (!packed) return undefined;

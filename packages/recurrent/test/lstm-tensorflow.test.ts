@@ -1,6 +1,6 @@
 // TensorFlow's fused BlockLSTM/BlockLSTMGrad (lstmLayerTensorflow) against autodiff through the
-// per-step ops, on the tensorflow backend (tfjs-node), where masked LSTMs take the hand-written
-// path instead; the same for the taught GRU through GRUBlockCell / GRUBlockCellGrad. Skipped, with the reason printed, where tfjs-node is not built; CI builds it
+// per-step ops, on the tensorflow backend (tfjs-node), where masked LSTMs take the SIMD layer kernel
+// (./fused-layer.test.ts) instead; the same for the taught GRU through GRUBlockCell / GRUBlockCellGrad. Skipped, with the reason printed, where tfjs-node is not built; CI builds it
 // (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -9,6 +9,7 @@ import { gruLayerTensorflow, lstmLayerTensorflow, tensorflowAvailable } from '..
 import { GRUCell } from '../src/gru.js';
 import { LSTMCell } from '../src/lstm.js';
 import { RNNLayer, setHandWrittenBackward, setTensorflowSequenceOps } from '../src/rnn-layer.js';
+import { LSTM_LAYER_GRAD } from '../src/fused-layer.js';
 
 const B = 3;
 const T = 5;
@@ -94,7 +95,7 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
     layer.dispose();
   });
 
-  it('RNNLayer runs masked LSTMs on the hand-written path here, agreeing with the reference path', (ctx) => {
+  it('RNNLayer runs masked LSTMs as the SIMD layer kernel here (BlockLSTM has no mask), agreeing with the reference path', async (ctx) => {
     if (skip) return ctx.skip();
     const layer = new RNNLayer(new LSTMCell({ inputSize: D, hidden: H, seed: 3 }));
     const x = inputs(6)[0];
@@ -103,6 +104,8 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
       const r = layer.forward(x, { mask });
       return tf.add(tf.sum(tf.square(r.output)), tf.sum(tf.mul(r.state.c![0]!, 0.5))) as tf.Scalar;
     };
+    const names = (await tf.profile(() => tf.dispose(tf.variableGrads(f)))).kernels.map((k) => k.name);
+    expect(names).toContain(LSTM_LAYER_GRAD);
     const fast = tf.variableGrads(f);
     const before = setHandWrittenBackward(false);
     const ref = tf.variableGrads(f);
