@@ -100,12 +100,13 @@ export class GRUCell extends BaseCell {
   }
 
   /**
-   * W_h split into its [r, z] and n blocks. While no gradient is recorded (generation through the
+   * W_h split into its [r, z] and n blocks (`[H, 2H]`, `[H, H]`; yours only under a gradient tape —
+   * otherwise cached, do not dispose). While no gradient is recorded (generation through the
    * step API calls `stepper()` once per token) the split is cached (./derived-weights.ts; the kept
    * blocks themselves, not clones: a clone is a copy on wasm, and XNNPACK re-packs a matmul's
    * weights for every new tensor); under a tape it is recomputed so the gradient reaches W_h.
    */
-  private splitW_h(): [tf.Tensor2D, tf.Tensor2D] {
+  splitW_h(): [tf.Tensor2D, tf.Tensor2D] {
     const H = this.hidden;
     const split = () => tf.split(this.W_h, [2 * H, H], 1) as [tf.Tensor2D, tf.Tensor2D];
     return recordingGradients() ? split() : this.split.get([this.W_h], split);

@@ -17,6 +17,7 @@ import { gruLayerTensorflow, gruStepTensorflow, lstmLayerTensorflow, lstmStepTen
 import { rnnSequence } from './rnn-sequence.js';
 import { fusedLayerAvailable, fusedLayerPacked } from './fused-layer.js';
 import { unpackSequence } from './sequence-mask.js';
+import { gruStepKernel, lstmStepKernel, stepKernelAvailable } from './step-kernel.js';
 
 let useHandWrittenBackward = true;
 /**
@@ -282,12 +283,17 @@ export class RNNLayer implements SequenceLayer {
       const cell = this.cell;
       // Generation on tfjs-node: the LSTM and the taught GRU step as one fused TensorFlow op each (inference only).
       const fused = tensorflowStepAvailable();
+      // On cpu and wasm the LSTM's elementwise step is one kernel after the two matmuls, the taught GRU's two (./step-kernel.ts).
       const next =
         fused && cell instanceof LSTMCell
           ? lstmStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h, prev.c!)
           : fused && cell instanceof GRUCell && !cell.resetAfter
             ? { h: gruStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h) }
-            : cell.stepper()(cell.projectInput(x), prev);
+            : cell instanceof LSTMCell && stepKernelAvailable()
+              ? lstmStepKernel(cell.projectInput(x), tf.matMul(prev.h, cell.W_h), prev.c!)
+              : cell instanceof GRUCell && !cell.resetAfter && stepKernelAvailable()
+                ? { h: gruStepKernel(cell.projectInput(x), prev.h, ...cell.splitW_h()) }
+                : cell.stepper()(cell.projectInput(x), prev);
       return { y: tf.clone(next.h), state: joinCellStates([next]) };
     });
   }
