@@ -14,7 +14,7 @@
 // - Sum over leading axes (a bias gradient: [rows, N] → [N]) transposes the whole input first. Ours
 //   adds the rows in place.
 // Same kernel names, same semantics (reference: tfjs-backend-wasm/src/kernels/{Slice,Unpack,SplitV,
-// BatchMatMul}.ts); tests compare every one against the cpu backend.
+// BatchMatMul,Sum,Identity,GatherV2}.ts); tests compare every one against the cpu backend.
 import * as tf from '@tensorflow/tfjs-core';
 import { simdKernels, type SimdKernels } from './simd.js';
 
@@ -144,7 +144,7 @@ function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transpos
   const pBT = transposeB ? alloc(nB * K * N) : pB;
   const pC = alloc(batch * M * N);
   const pPanel = alloc(K * (N & ~7));
-  let m = s.f32();
+  const m = s.f32();
   m.set(backend.typedArrayFromHeap(a) as Float32Array, pA / 4);
   m.set(backend.typedArrayFromHeap(b) as Float32Array, pB / 4);
   if (transposeB) for (let i = 0; i < nB; i++) s.exports.transpose(pBT + i * K * N * 4, pB + i * K * N * 4, N, K); // [N, K] → [K, N]
@@ -160,28 +160,26 @@ function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transpos
       jobs.push([count, pC + i0 * M * N * 4, M * N, pA + (nA === 1 ? 0 : i0 * M * K * 4), nA === 1 ? 0 : M * K, transposeA ? M : K, transposeA ? 1 : 0, pBT + i0 * K * N * 4, K * N, M, K, N, panels[p]!]);
     }
     s.run('gemmBatch', jobs);
-    const out = backend.makeOutput(outShape, 'float32');
-    (backend.typedArrayFromHeap(out) as Float32Array).set(s.f32().subarray(pC / 4, pC / 4 + batch * M * N));
-    return out;
-  }
-  const parts = Math.max(1, Math.min(s.threadCount, Math.floor(M / 16)));
-  const rows = Math.ceil(M / parts / 4) * 4;
-  for (let i = 0; i < batch; i++) {
-    const A = pA + (nA === 1 ? 0 : i * M * K * 4);
-    const B = pBT + (nB === 1 ? 0 : i * K * N * 4);
-    const C = pC + i * M * N * 4;
-    if (i === 0 || nB > 1) s.exports.packB(pPanel, B, N, K, N); // shared by the threads
-    const jobs: number[][] = [];
-    for (let i0 = 0; i0 < M; i0 += rows) {
-      const i1 = Math.min(M, i0 + rows);
-      // gemm(C, ldc, A, lda, transA, B, ldb, M, K, N, panel, overwrite) on rows i0 … i1 − 1
-      jobs.push([C + i0 * N * 4, N, transposeA ? A + i0 * 4 : A + i0 * K * 4, transposeA ? M : K, transposeA ? 1 : 0, B, N, i1 - i0, K, N, pPanel, 1]);
+  } else {
+    // Each product's rows split over the threads, sharing one packed B.
+    const parts = Math.max(1, Math.min(s.threadCount, Math.floor(M / 16)));
+    const rows = Math.ceil(M / parts / 4) * 4;
+    for (let i = 0; i < batch; i++) {
+      const A = pA + (nA === 1 ? 0 : i * M * K * 4);
+      const B = pBT + (nB === 1 ? 0 : i * K * N * 4);
+      const C = pC + i * M * N * 4;
+      if (i === 0 || nB > 1) s.exports.packB(pPanel, B, N, K, N);
+      const jobs: number[][] = [];
+      for (let i0 = 0; i0 < M; i0 += rows) {
+        const i1 = Math.min(M, i0 + rows);
+        // gemm(C, ldc, A, lda, transA, B, ldb, M, K, N, panel, overwrite) on rows i0 … i1 − 1
+        jobs.push([C + i0 * N * 4, N, transposeA ? A + i0 * 4 : A + i0 * K * 4, transposeA ? M : K, transposeA ? 1 : 0, B, N, i1 - i0, K, N, pPanel, 1]);
+      }
+      s.run('gemm', jobs);
     }
-    s.run('gemm', jobs);
   }
   const out = backend.makeOutput(outShape, 'float32');
-  m = s.f32();
-  (backend.typedArrayFromHeap(out) as Float32Array).set(m.subarray(pC / 4, pC / 4 + batch * M * N));
+  (backend.typedArrayFromHeap(out) as Float32Array).set(s.f32().subarray(pC / 4, pC / 4 + batch * M * N));
   return out;
 }
 
@@ -189,7 +187,7 @@ function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transpos
 function makeBatchMatMul(original: tf.KernelFunc, transpose: tf.KernelFunc): tf.KernelFunc {
   return ((args: Args) => {
     const { transposeA, transposeB } = args.attrs as unknown as { transposeA: boolean; transposeB: boolean };
-    const s = (globalThis as any).__noSimd ? null : simdKernels();
+    const s = simdKernels();
     const fast = s && simdMatMul(s, args.inputs.a as tf.TensorInfo, args.inputs.b as tf.TensorInfo, transposeA, transposeB, args.backend as WasmBackend);
     if (fast) return fast;
     if (!transposeA && !transposeB) return original(args as Parameters<tf.KernelFunc>[0]);
