@@ -133,6 +133,30 @@ export class SimdKernels {
     return new Float32Array(this.memory.buffer);
   }
 
+  /** Copies each array into its region (byte offset) of the memory. */
+  write(pairs: [ArrayLike<number>, number][]): void {
+    const m = this.f32();
+    for (const [values, at] of pairs) m.set(values, at / 4);
+  }
+
+  /** Copies each region (byte offset) of the memory into its array (as many floats as it holds). */
+  read(pairs: [Float32Array, number][]): void {
+    const m = this.f32();
+    for (const [out, at] of pairs) out.set(m.subarray(at / 4, at / 4 + out.length));
+  }
+
+  /**
+   * [lo, hi) slices of 0 … n, one per thread but none smaller than `minSize` (at least one slice),
+   * each a multiple of `step` long except the last: how a job's rows are split over the threads.
+   */
+  split(n: number, minSize: number, step = 1): [number, number][] {
+    const parts = Math.max(1, Math.min(this.threads, Math.floor(n / minSize)));
+    const size = Math.ceil(n / parts / step) * step;
+    const out: [number, number][] = [];
+    for (let lo = 0; lo < n; lo += size) out.push([lo, Math.min(n, lo + size)]);
+    return out;
+  }
+
   /** Runs `job` once per part: part 0 on this thread, the others on workers, and waits for all. */
   run(job: SimdJob, parts: number[][]): void {
     const n = parts.length;
@@ -188,15 +212,10 @@ export class SimdKernels {
     const alloc = this.layout();
     const pOut = alloc(n);
     const pIn = inputs.map(() => alloc(n));
-    const m = this.f32();
-    inputs.forEach((x, i) => m.set(x, pIn[i]! / 4));
+    this.write(inputs.map((x, i) => [x, pIn[i]!]));
     const n4 = Math.ceil(n / 4) * 4;
-    const parts = Math.max(1, Math.min(this.threads, Math.floor(n4 / 65536)));
-    const size = Math.ceil(n4 / parts / 4) * 4;
-    const jobs: number[][] = [];
-    for (let lo = 0; lo < n4; lo += size) jobs.push([pOut + lo * 4, ...pIn.map((p) => p + lo * 4), Math.min(size, n4 - lo)]);
-    this.run(job, jobs);
-    out.set(this.f32().subarray(pOut / 4, pOut / 4 + n));
+    this.run(job, this.split(n4, 65536, 4).map(([lo, hi]) => [pOut + lo * 4, ...pIn.map((p) => p + lo * 4), hi - lo]));
+    this.read([[out, pOut]]);
   }
 
   private slot(w: number): Int32Array {

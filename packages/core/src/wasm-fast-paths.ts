@@ -162,20 +162,14 @@ function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transpos
     s.run('gemmBatch', jobs);
   } else {
     // Each product's rows split over the threads, sharing one packed B.
-    const parts = Math.max(1, Math.min(s.threadCount, Math.floor(M / 16)));
-    const rows = Math.ceil(M / parts / 4) * 4;
+    const rows = s.split(M, 16, 4);
     for (let i = 0; i < batch; i++) {
       const A = pA + (nA === 1 ? 0 : i * M * K * 4);
       const B = pBT + (nB === 1 ? 0 : i * K * N * 4);
       const C = pC + i * M * N * 4;
       if (i === 0 || nB > 1) s.exports.packB(pPanel, B, N, K, N);
-      const jobs: number[][] = [];
-      for (let i0 = 0; i0 < M; i0 += rows) {
-        const i1 = Math.min(M, i0 + rows);
-        // gemm(C, ldc, A, lda, transA, B, ldb, M, K, N, panel, overwrite) on rows i0 … i1 − 1
-        jobs.push([C + i0 * N * 4, N, transposeA ? A + i0 * 4 : A + i0 * K * 4, transposeA ? M : K, transposeA ? 1 : 0, B, N, i1 - i0, K, N, pPanel, 1]);
-      }
-      s.run('gemm', jobs);
+      // gemm(C, ldc, A, lda, transA, B, ldb, M, K, N, panel, overwrite) on rows i0 … i1 − 1
+      s.run('gemm', rows.map(([i0, i1]) => [C + i0 * N * 4, N, transposeA ? A + i0 * 4 : A + i0 * K * 4, transposeA ? M : K, transposeA ? 1 : 0, B, N, i1 - i0, K, N, pPanel, 1]));
     }
   }
   const out = backend.makeOutput(outShape, 'float32');

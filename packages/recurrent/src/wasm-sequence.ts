@@ -11,23 +11,12 @@ export function simdFor(H: number): SimdKernels | null {
   return H % 4 === 0 ? simdKernels() : null;
 }
 
-/** [lo, hi) slices of 0 … n in `parts` pieces, each a multiple of `step` except the last. */
-function slices(n: number, parts: number, step: number): [number, number][] {
-  const out: [number, number][] = [];
-  const size = Math.ceil(n / parts / step) * step;
-  for (let lo = 0; lo < n; lo += size) out.push([lo, Math.min(n, lo + size)]);
-  return out;
-}
-
 /** Batch slices: at most one per thread, at least 4 rows each (a 4 × 8 tile's height). */
-function batchSlices(s: SimdKernels, B: number): [number, number][] {
-  return slices(B, Math.max(1, Math.min(s.threadCount, Math.floor(B / 4))), 1);
-}
-
-/** dW_h rows split over the threads (multiples of 4). */
-function rowSlices(s: SimdKernels, H: number): [number, number][] {
-  return slices(H, Math.max(1, Math.min(s.threadCount, Math.floor(H / 8))), 4);
-}
+const batchSlices = (s: SimdKernels, B: number) => s.split(B, 4);
+/** Rows of a weight gradient (H or D of them) split over the threads, multiples of 4. */
+const rowSlices = (s: SimdKernels, H: number) => s.split(H, 8, 4);
+/** Rows of [B·T, …] split over the threads, multiples of 4, at least 16 each. */
+const rowParts = (s: SimdKernels, n: number) => s.split(n, 16, 4);
 
 type Arr = ArrayLike<number>;
 
@@ -48,21 +37,16 @@ export interface ProjectionGrad {
   db: Float32Array;
 }
 
-/** Row slices of n rows over the threads (multiples of 4), at least 16 rows each. */
-function rowParts(s: SimdKernels, n: number): [number, number][] {
-  return slices(n, Math.max(1, Math.min(s.threadCount, Math.floor(n / 16))), 4);
-}
-
 /** Lays out xp `[B, T, G]` and fills it: a copy of xp, or x·W_x + b computed here (rows split over the threads). */
 function placeXp(s: SimdKernels, alloc: (floats: number) => number, xp: Arr | Projection, B: number, T: number, G: number): number {
   const pXp = alloc(B * T * G);
   if (!('W_x' in xp)) {
-    s.f32().set(xp, pXp / 4);
+    s.write([[xp, pXp]]);
     return pXp;
   }
   const { D, x, W_x, b } = xp;
   const [pX, pW, pB, pPanel] = [B * T * D, D * G, G, D * G].map(alloc) as [number, number, number, number];
-  copyIn(s, [[x, pX], [W_x, pW], [b, pB]]);
+  s.write([[x, pX], [W_x, pW], [b, pB]]);
   s.exports.packB(pPanel, pW, G, D, G);
   // linear(C, A, lda, W, ldw, b, M, K, N, panel) on rows r0 … r1 − 1 of [B·T, D]
   s.run('linear', rowParts(s, B * T).map(([r0, r1]) => [pXp + r0 * G * 4, pX + r0 * D * 4, D, pW, G, pB, r1 - r0, D, G, pPanel]));
@@ -76,24 +60,21 @@ function placeXp(s: SimdKernels, alloc: (floats: number) => number, xp: Arr | Pr
  */
 function leaveXp(s: SimdKernels, alloc: (floats: number) => number, target: Float32Array | ProjectionGrad, B: number, T: number, G: number, pDxp: number, pDz: number): void {
   if (target instanceof Float32Array) {
-    target.set(s.f32().subarray(pDxp / 4, pDxp / 4 + target.length));
+    s.read([[target, pDxp]]);
     return;
   }
   const { D, x, W_x } = target;
   const [pXT, pW, pWT, pPanel, pDx, pDW, pDb] = [T * B * D, D * G, G * D, G * D, B * T * D, D * G, G].map(alloc) as number[];
-  let m = s.f32();
+  const m = s.f32();
   for (let b = 0; b < B; b++) for (let t = 0; t < T; t++) for (let k = 0; k < D; k++) m[pXT! / 4 + (t * B + b) * D + k] = x[(b * T + t) * D + k]!; // x as [T, B, D]
-  m.set(W_x, pW! / 4);
+  s.write([[W_x, pW!]]);
   s.exports.transpose(pWT!, pW!, D, G);
   s.exports.packB(pPanel!, pWT!, D, G, D);
-  s.run('weightGradPacked', slices(D, Math.max(1, Math.min(s.threadCount, Math.floor(D / 8))), 4).map(([k0, k1]) => [T, B, D, k0, k1, pXT!, pDz, G, pDW!, G]));
+  s.run('weightGradPacked', rowSlices(s, D).map(([k0, k1]) => [T, B, D, k0, k1, pXT!, pDz, G, pDW!, G]));
   s.exports.sumRows(pDb!, pDxp, B * T, G);
   // gemm(C, ldc, A, lda, transA, B, ldb, M, K, N, panel, overwrite) on rows r0 … r1 − 1 of [B·T, G]
   s.run('gemm', rowParts(s, B * T).map(([r0, r1]) => [pDx! + r0 * D * 4, D, pDxp + r0 * G * 4, G, 0, pWT!, D, r1 - r0, G, D, pPanel!, 1]));
-  m = s.f32();
-  target.dx.set(m.subarray(pDx! / 4, pDx! / 4 + B * T * D));
-  target.dW_x.set(m.subarray(pDW! / 4, pDW! / 4 + D * G));
-  target.db.set(m.subarray(pDb! / 4, pDb! / 4 + G));
+  s.read([[target.dx, pDx!], [target.dW_x, pDW!], [target.db, pDb!]]);
 }
 
 export function lstmForwardSimd(
@@ -106,10 +87,10 @@ export function lstmForwardSimd(
   const alloc = s.layout();
   const pXp = placeXp(s, alloc, xp, B, T, G);
   const [pW, pMask, pActs, pCs, pTcs, pHs, pPacked, pPanel] = [H * G, B * T, T * B * G, (T + 1) * BH, T * BH, (T + 1) * BH, B * (T + 2) * H, H * G].map(alloc) as number[];
-  copyIn(s, [[W, pW!], [mask, pMask!], [h0, pHs!], [c0, pCs!]]);
+  s.write([[W, pW!], [mask, pMask!], [h0, pHs!], [c0, pCs!]]);
   s.exports.packB(pPanel!, pW!, G, H, G);
   s.run('lstmForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp, pW!, pMask!, pActs!, pCs!, pTcs!, pHs!, pPacked!, pPanel!]));
-  copyOut(s, [[packed, pPacked!], [acts, pActs!], [cs, pCs!], [tcs, pTcs!], [hs, pHs!]]);
+  s.read([[packed, pPacked!], [acts, pActs!], [cs, pCs!], [tcs, pTcs!], [hs, pHs!]]);
 }
 
 export function lstmBackwardSimd(
@@ -121,12 +102,12 @@ export function lstmBackwardSimd(
   const BH = B * H;
   const alloc = s.layout();
   const [pW, pWT, pMask, pActs, pCs, pTcs, pHs, pDy, pDxp, pDW, pDh, pDc, pPanel, pDz] = [H * G, G * H, B * T, T * B * G, (T + 1) * BH, T * BH, (T + 1) * BH, B * (T + 2) * H, B * T * G, H * G, BH, BH, G * H, T * B * G].map(alloc) as number[];
-  copyIn(s, [[W, pW!], [mask, pMask!], [acts, pActs!], [cs, pCs!], [tcs, pTcs!], [hs, pHs!], [dy, pDy!]]);
+  s.write([[W, pW!], [mask, pMask!], [acts, pActs!], [cs, pCs!], [tcs, pTcs!], [hs, pHs!], [dy, pDy!]]);
   s.exports.transpose(pWT!, pW!, H, G);
   s.exports.packB(pPanel!, pWT!, H, G, H);
   s.run('lstmBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pWT!, pMask!, pActs!, pCs!, pTcs!, pDy!, pDxp!, pDh!, pDc!, pPanel!, pDz!]));
   s.run('weightGradPacked', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDz!, G, pDW!, G]));
-  copyOut(s, [[dW, pDW!], [dh0, pDh!], [dc0, pDc!]]);
+  s.read([[dW, pDW!], [dh0, pDh!], [dc0, pDc!]]);
   leaveXp(s, alloc, dxp, B, T, G, pDxp!, pDz!);
 }
 
@@ -140,10 +121,10 @@ export function gruForwardSimd(
   const alloc = s.layout();
   const pXp = placeXp(s, alloc, xp, B, T, G);
   const [pW, pMask, pActs, pHs, pPacked, pRh, pPanel] = [H * G, B * T, T * B * G, (T + 1) * BH, B * (T + 1) * H, T * BH, H * G].map(alloc) as number[];
-  copyIn(s, [[W, pW!], [mask, pMask!], [h0, pHs!]]);
+  s.write([[W, pW!], [mask, pMask!], [h0, pHs!]]);
   s.exports.packB(pPanel!, pW!, G, H, G);
   s.run('gruForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp, pW!, pMask!, pActs!, pHs!, pPacked!, pRh!, pPanel!]));
-  copyOut(s, [[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
+  s.read([[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
 }
 
 export function gruBackwardSimd(
@@ -156,7 +137,7 @@ export function gruBackwardSimd(
   const alloc = s.layout();
   const packed = H % 8 === 0; // dz packed for one weight-gradient product per block (else one per step)
   const [pW, pWT, pMask, pActs, pHs, pDy, pDxp, pDW, pDh, pRh, pDRh, pPanelRZ, pPanelN, pDz] = [H * G, G * H, B * T, T * B * G, (T + 1) * BH, B * (T + 1) * H, B * T * G, H * G, BH, T * BH, BH, 2 * H * H, H * H, packed ? T * B * G : 0].map(alloc) as number[];
-  copyIn(s, [[W, pW!], [mask, pMask!], [acts, pActs!], [hs, pHs!], [dy, pDy!]]);
+  s.write([[W, pW!], [mask, pMask!], [acts, pActs!], [hs, pHs!], [dy, pDy!]]);
   s.exports.transpose(pWT!, pW!, H, G);
   s.exports.packB(pPanelRZ!, pWT!, H, 2 * H, H); // rows 0 … 2H of W_hᵀ
   s.exports.packB(pPanelN!, pWT! + 8 * H * H, H, H, H); // rows 2H … 3H
@@ -169,7 +150,7 @@ export function gruBackwardSimd(
     s.run('weightGrad', rows.map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDxp!, G, 0, 2 * H, pDW!, G]));
     s.run('weightGrad', rows.map(([k0, k1]) => [T, B, H, k0, k1, pRh!, pDxp!, G, 2 * H, H, pDW! + 8 * H, G]));
   }
-  copyOut(s, [[dW, pDW!], [dh0, pDh!]]);
+  s.read([[dW, pDW!], [dh0, pDh!]]);
   leaveXp(s, alloc, dxp, B, T, G, pDxp!, pDz!);
 }
 
@@ -182,10 +163,10 @@ export function rnnForwardSimd(
   const alloc = s.layout();
   const pXp = placeXp(s, alloc, xp, B, T, H);
   const [pW, pMask, pActs, pHs, pPacked, pPanel] = [H * H, B * T, T * BH, (T + 1) * BH, B * (T + 1) * H, H * H].map(alloc) as number[];
-  copyIn(s, [[W, pW!], [mask, pMask!], [h0, pHs!]]);
+  s.write([[W, pW!], [mask, pMask!], [h0, pHs!]]);
   s.exports.packB(pPanel!, pW!, H, H, H);
   s.run('rnnForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pXp, pW!, pMask!, pActs!, pHs!, pPacked!, pPanel!]));
-  copyOut(s, [[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
+  s.read([[packed, pPacked!], [acts, pActs!], [hs, pHs!]]);
 }
 
 export function rnnBackwardSimd(
@@ -197,25 +178,12 @@ export function rnnBackwardSimd(
   const alloc = s.layout();
   const packed = H % 8 === 0;
   const [pW, pWT, pMask, pActs, pHs, pDy, pDxp, pDW, pDh, pPanel, pDz] = [H * H, H * H, B * T, T * BH, (T + 1) * BH, B * (T + 1) * H, B * T * H, H * H, BH, H * H, packed ? T * BH : 0].map(alloc) as number[];
-  copyIn(s, [[W, pW!], [mask, pMask!], [acts, pActs!], [hs, pHs!], [dy, pDy!]]);
+  s.write([[W, pW!], [mask, pMask!], [acts, pActs!], [hs, pHs!], [dy, pDy!]]);
   s.exports.transpose(pWT!, pW!, H, H);
   s.exports.packB(pPanel!, pWT!, H, H, H);
   s.run('rnnBackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, relu ? 1 : 0, pWT!, pMask!, pActs!, pDy!, pDxp!, pDh!, pPanel!, packed ? pDz! : 0]));
   if (packed) s.run('weightGradPacked', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDz!, H, pDW!, H]));
   else s.run('weightGrad', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDxp!, H, 0, H, pDW!, H]));
-  copyOut(s, [[dW, pDW!], [dh0, pDh!]]);
+  s.read([[dW, pDW!], [dh0, pDh!]]);
   leaveXp(s, alloc, dxp, B, T, H, pDxp!, pDz!);
 }
-
-/** Copies each input array into its region (byte offset) of the memory. */
-function copyIn(s: SimdKernels, pairs: [Arr, number][]): void {
-  const m = s.f32();
-  for (const [values, at] of pairs) m.set(values, at / 4);
-}
-
-/** Copies each region (byte offset) of the memory into its output array. */
-function copyOut(s: SimdKernels, pairs: [Float32Array, number][]): void {
-  const m = s.f32();
-  for (const [out, at] of pairs) out.set(m.subarray(at / 4, at / 4 + out.length));
-}
-

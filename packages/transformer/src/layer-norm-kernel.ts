@@ -13,15 +13,6 @@ export const LAYER_NORM_GRAD = 'AttendLayerNormGrad';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
-/** Row slices over the threads, at least 64 rows each. */
-function rowParts(s: SimdKernels, N: number): [number, number][] {
-  const parts = Math.max(1, Math.min(s.threadCount, Math.floor(N / 64)));
-  const per = Math.ceil(N / parts);
-  const out: [number, number][] = [];
-  for (let r0 = 0; r0 < N; r0 += per) out.push([r0, Math.min(N, r0 + per)]);
-  return out;
-}
-
 /** ε as the bits of an f32 (the module's job arguments are i32). */
 const f32Bits = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0]!;
 
@@ -42,17 +33,10 @@ function forward(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
     return a.outputs([[...x!.shape], [...x!.shape], [N]], ([y, xhat, rstd]) => {
       const alloc = s.layout();
       const [pX, pG, pB, pY, pH, pR] = [N * D, D, D, N * D, N * D, N].map(alloc) as number[];
-      const m = s.f32();
-      m.set(a.read(x!), pX! / 4);
-      m.set(a.read(gamma!), pG! / 4);
-      if (beta) m.set(a.read(beta), pB! / 4);
-      else m.fill(0, pB! / 4, pB! / 4 + D); // no shift
+      s.write([[a.read(x!), pX!], [a.read(gamma!), pG!], [beta ? a.read(beta) : new Float32Array(D), pB!]]); // no beta: no shift
       // layerNorm(y, xhat, rstd, x, gamma, beta, r0, r1, D, epsBits)
-      s.run('layerNorm', rowParts(s, N).map(([r0, r1]) => [pY!, pH!, pR!, pX!, pG!, pB!, r0, r1, D, f32Bits(eps)]));
-      const v = s.f32();
-      y!.set(v.subarray(pY! / 4, pY! / 4 + N * D));
-      xhat!.set(v.subarray(pH! / 4, pH! / 4 + N * D));
-      rstd!.set(v.subarray(pR! / 4, pR! / 4 + N));
+      s.run('layerNorm', s.split(N, 64).map(([r0, r1]) => [pY!, pH!, pR!, pX!, pG!, pB!, r0, r1, D, f32Bits(eps)]));
+      s.read([[y!, pY!], [xhat!, pH!], [rstd!, pR!]]);
     });
   }) as tf.KernelFunc;
 }
@@ -65,19 +49,15 @@ function backward(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
     const N = rstd!.shape[0]!;
     const a = io(args.backend);
     return a.outputs([[...dy!.shape], [D], [D]], ([dx, dGamma, dBeta]) => {
-      const parts = rowParts(s, N);
+      const parts = s.split(N, 64);
       const alloc = s.layout();
       const [pDy, pH, pR, pG, pDx] = [N * D, N * D, N, D, N * D].map(alloc) as number[];
       const partials = parts.map(() => [alloc(D), alloc(D)] as [number, number]);
-      const m = s.f32();
-      m.set(a.read(dy!), pDy! / 4);
-      m.set(a.read(xhat!), pH! / 4);
-      m.set(a.read(rstd!), pR! / 4);
-      m.set(a.read(gamma!), pG! / 4);
+      s.write([[a.read(dy!), pDy!], [a.read(xhat!), pH!], [a.read(rstd!), pR!], [a.read(gamma!), pG!]]);
       // layerNormGrad(dx, dgamma, dbeta, dy, xhat, rstd, gamma, r0, r1, D)
       s.run('layerNormGrad', parts.map(([r0, r1], i) => [pDx!, partials[i]![0], partials[i]![1], pDy!, pH!, pR!, pG!, r0, r1, D]));
+      s.read([[dx!, pDx!]]);
       const v = s.f32();
-      dx!.set(v.subarray(pDx! / 4, pDx! / 4 + N * D));
       dGamma!.fill(0); // a wasm output is not zeroed
       dBeta!.fill(0);
       for (const [pg, pb] of partials) {
