@@ -1,6 +1,7 @@
-// Typed-array access for kernels written in plain JS and registered on the `cpu` and `wasm` backends
-// (tf.registerKernel): read an input's values, allocate the outputs and fill them in place. Used by
-// @attend/attention's fused attention and @attend/recurrent's fused LSTM sequence.
+// Typed-array access for kernels written in plain JS (or run on the SIMD module) and registered on the
+// `cpu`, `wasm` and `tensorflow` backends (tf.registerKernel): read an input's values, allocate the
+// outputs and fill them in place. Used by @attend/attention's fused attention, @attend/recurrent's
+// fused sequences, layers and steps, and @attend/transformer's GELU and LayerNorm kernels.
 import type * as tf from '@tensorflow/tfjs-core';
 
 /** What a plain-JS kernel needs from a backend: a way to read an input and to make filled outputs. */
@@ -8,6 +9,13 @@ export interface KernelArrayIO {
   read(t: tf.TensorInfo): ArrayLike<number>;
   /** Allocates float32 outputs of these shapes, then fills them (reads happen after allocating: a wasm heap may move). */
   outputs(shapes: number[][], fill: (arrays: Float32Array[]) => void): tf.TensorInfo[];
+}
+
+/** New float32 arrays of these shapes, filled by `fill`. */
+function filled(shapes: number[][], fill: (arrays: Float32Array[]) => void): Float32Array[] {
+  const arrays = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
+  fill(arrays);
+  return arrays;
 }
 
 /** The cpu backend's arrays (tfjs-backend-cpu). */
@@ -19,8 +27,7 @@ export function cpuArrayIO(backend: unknown): KernelArrayIO {
   return {
     read: (t) => be.data.get(t.dataId).values,
     outputs(shapes, fill) {
-      const arrays = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-      fill(arrays);
+      const arrays = filled(shapes, fill);
       return shapes.map((s, i) => be.makeTensorInfo(s, 'float32', arrays[i]!));
     },
   };
@@ -55,8 +62,7 @@ export function tensorflowArrayIO(backend: unknown): KernelArrayIO {
   return {
     read: (t) => be.readSync(t.dataId),
     outputs(shapes, fill) {
-      const arrays = shapes.map((s) => new Float32Array(s.reduce((a, b) => a * b, 1)));
-      fill(arrays);
+      const arrays = filled(shapes, fill);
       return shapes.map((s, i) => ({ dataId: be.write(arrays[i]!, s, 'float32'), shape: s, dtype: 'float32' as const }));
     },
   };

@@ -46,11 +46,10 @@ const RUN = 1;
 const DONE = 2;
 const FAILED = 3;
 const BUSY = 4;
-const EXIT = -1;
 /** How long a job may wait for its worker to pick it up before this thread takes it back (ms). */
 const PICKUP_MS = 20_000;
 
-// The worker: instantiate the module on the shared memory, then run jobs until told to exit.
+// The worker: instantiate the module on the shared memory, then run jobs for the life of the process.
 const WORKER_SOURCE = `
 const { workerData } = require('node:worker_threads');
 const { module, memory, control, index, jobs } = workerData;
@@ -58,11 +57,10 @@ const exports = new WebAssembly.Instance(module, { env: { memory } }).exports;
 const c = new Int32Array(control, index * ${SLOTS * 4}, ${SLOTS});
 for (;;) {
   let state = Atomics.load(c, 0);
-  while (state !== ${RUN} && state !== ${EXIT}) {
-    Atomics.wait(c, 0, state); // sleeps through idle and done until the next job
+  while (state !== ${RUN}) {
+    Atomics.wait(c, 0, state); // sleeps through idle and done until the next job (unref'd: never keeps the process alive)
     state = Atomics.load(c, 0);
   }
-  if (state === ${EXIT}) break;
   if (Atomics.compareExchange(c, 0, ${RUN}, ${BUSY}) !== ${RUN}) continue; // taken back by the caller
   try {
     exports[jobs[c[1]]](...Array.from(c.subarray(2)));
@@ -76,7 +74,6 @@ for (;;) {
 
 interface WorkerLike {
   unref(): void;
-  terminate(): Promise<number>;
 }
 interface WorkerThreads {
   Worker: new (src: string, options: { eval: true; execArgv: string[]; workerData: unknown }) => WorkerLike;

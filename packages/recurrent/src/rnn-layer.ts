@@ -18,6 +18,8 @@ import { rnnSequence } from './rnn-sequence.js';
 import { fusedLayerAvailable, fusedLayerPacked } from './fused-layer.js';
 import { unpackSequence } from './sequence-mask.js';
 import { gruStepKernel, lstmStepKernel, stepKernelAvailable } from './step-kernel.js';
+import { SimpleRNNCell } from './simple-rnn.js';
+import { cellStateAt, checkState, joinCellStates, type CellState, type RNNState } from './state.js';
 
 let useHandWrittenBackward = true;
 /**
@@ -42,8 +44,6 @@ export function setTensorflowSequenceOps(on: boolean): boolean {
   useTensorflowOps = on;
   return before;
 }
-import { SimpleRNNCell } from './simple-rnn.js';
-import { cellStateAt, checkState, joinCellStates, type CellState, type RNNState } from './state.js';
 
 /** Options of a full-sequence pass. */
 export interface SequenceOptions<R extends boolean = boolean> {
@@ -229,10 +229,10 @@ export class RNNLayer implements SequenceLayer {
    * masked or not. Undefined (a cell of another class): use the time loop.
    */
   private wholeSequence(x: tf.Tensor3D, s0: CellState, mask?: tf.Tensor2D): { hs: tf.Tensor3D; last: CellState } | undefined {
-    const cell = this.cell;
-    const tensorflow = useTensorflowOps && !mask && tensorflowAvailable();
     const layer = this.fusedLayer(x, s0, mask);
     if (layer) return layer;
+    const cell = this.cell;
+    const tensorflow = useTensorflowOps && !mask && tensorflowAvailable();
     if (cell instanceof LSTMCell) {
       const r =
         tensorflow
@@ -280,22 +280,28 @@ export class RNNLayer implements SequenceLayer {
     if (state) checkState('RNNLayer.step state', state, 1, B, this.hidden, this.hasCellState);
     return tf.tidy(() => {
       const prev = state ? cellStateAt(state, 0) : this.cell.zeroState(B);
-      const cell = this.cell;
-      // Generation on tfjs-node: the LSTM and the taught GRU step as one fused TensorFlow op each (inference only).
-      const fused = tensorflowStepAvailable();
-      // On cpu and wasm the LSTM's elementwise step is one kernel after the two matmuls, the taught GRU's two (./step-kernel.ts).
-      const next =
-        fused && cell instanceof LSTMCell
-          ? lstmStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h, prev.c!)
-          : fused && cell instanceof GRUCell && !cell.resetAfter
-            ? { h: gruStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h) }
-            : cell instanceof LSTMCell && stepKernelAvailable()
-              ? lstmStepKernel(cell.projectInput(x), tf.matMul(prev.h, cell.W_h), prev.c!)
-              : cell instanceof GRUCell && !cell.resetAfter && stepKernelAvailable()
-                ? { h: gruStepKernel(cell.projectInput(x), prev.h, ...cell.splitW_h()) }
-                : cell.stepper()(cell.projectInput(x), prev);
+      const next = this.nextState(x, prev);
       return { y: tf.clone(next.h), state: joinCellStates([next]) };
     });
+  }
+
+  /** One step's new state (call inside a tidy), on the fastest path the backend has for this cell. */
+  private nextState(x: tf.Tensor2D, prev: CellState): CellState {
+    const cell = this.cell;
+    const taught = cell instanceof LSTMCell || (cell instanceof GRUCell && !cell.resetAfter);
+    if (taught && tensorflowStepAvailable()) {
+      // Generation on tfjs-node: the LSTM and the taught GRU step as one fused TensorFlow op each (inference only).
+      return cell instanceof LSTMCell
+        ? lstmStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h, prev.c!)
+        : { h: gruStepTensorflow(cell, x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, prev.h) };
+    }
+    if (taught && stepKernelAvailable()) {
+      // On cpu and wasm the LSTM's elementwise step is one kernel after the two matmuls, the taught GRU's two (./step-kernel.ts).
+      return cell instanceof LSTMCell
+        ? lstmStepKernel(cell.projectInput(x), tf.matMul(prev.h, cell.W_h), prev.c!)
+        : { h: gruStepKernel(cell.projectInput(x), prev.h, ...(cell as GRUCell).splitW_h()) };
+    }
+    return cell.stepper()(cell.projectInput(x), prev);
   }
 
   initialState(batch: number): RNNState {
