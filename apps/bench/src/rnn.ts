@@ -1,9 +1,10 @@
 // `pnpm bench rnn`: training throughput (characters/s) of one char-RNN language model step —
 // embedding 64, one recurrent layer of 256 units, linear head over 65 characters, batch 32 × 100
 // characters, Adam — for `tf.layers.lstm` (tfjs-layers), our composite path (autodiff through the
-// per-step ops: the reference), and our default path (TensorFlow's BlockLSTM or GRUBlockCell on the
-// tensorflow backend, with the hand-written BPTT beside it; on wasm the fused layer kernels on our
-// SIMD module with every thread, with the per-step BPTT and one thread beside it), on every backend
+// per-step ops: the reference), and our default path (on the tensorflow backend TensorFlow ops step by
+// step with batched weight gradients, with the hand-written BPTT and the SIMD layer kernels beside it;
+// on wasm the fused layer kernels on our SIMD module with every thread, with the per-step BPTT and one
+// thread beside it), on every backend
 // that loads here; with PyTorch on CPU as the baseline measured in the same run (ATTEND_BENCH_PYTHON,
 // else python3; "skipped: no torch" otherwise), on the CPU with 2 threads, or on the GPU with
 // `--device cuda` (cuDNN).
@@ -139,10 +140,11 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
   // (Its 2-thread step is sensitive to anything else using the CPU: up to 15× slower measured here.)
   const torch = benchPytorch(o);
   const skipped = await onEachBackend(o.backends, async (c) => {
-    // On tfjs-node the LSTM and the taught GRU default to TensorFlow's fused ops; the hand-written BPTT is shown beside them.
+    // On tfjs-node the default is TensorFlow ops step by step with batched weight gradients (all three cells); the
+    // hand-written BPTT through tfjs ops and the SIMD layer kernels are shown beside it.
     // On wasm and cpu the default is the fused layer kernel on our SIMD module with every thread; beside it the
     // per-step hand-written BPTT (no fused kernels) and the fused kernels on one thread.
-    const tfOp = c.name === 'tensorflow' ? { lstm: 'TF BlockLSTM', gru: 'TF GRUBlockCell', rnn: undefined }[o.cell] : undefined;
+    const tfOp = c.name === 'tensorflow' ? `TensorFlow ops per step${o.cell === 'lstm' ? ' (LSTMBlockCellGrad backward)' : ''}, batched weight gradients` : undefined;
     const simd = simdStatus();
     const simdRows = simd.available && fusedLayerAvailable(o.cell, o.hidden, true); // the SIMD layer kernels run here (masked: on every backend that has them)
     const simdDefault = simd.available && fusedLayerAvailable(o.cell, o.hidden); // …and are the default for this unmasked model
@@ -165,7 +167,7 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
       ...(c.name === 'webgpu' ? [['Attend fused kernels (WGSL)', () => benchOurs(o, true, { fused: 'fused' })] as Impl] : []),
     ];
     // The default path for this model on this backend, named (its row is the one above that it equals).
-    const defaultPath = simdDefault ? `fused layer kernels (SIMD), ${simd.threads} threads` : tfOp ? `Attend ${tfOp}` : 'hand-written BPTT';
+    const defaultPath = tfOp ? `Attend ${tfOp}` : simdDefault ? `fused layer kernels (SIMD), ${simd.threads} threads` : 'hand-written BPTT';
     console.log(`  ${c.name.padEnd(10)} default path: ${defaultPath}`);
     defaults.push(`${c.name}: ${defaultPath}`);
     for (const [impl, run] of impls) {

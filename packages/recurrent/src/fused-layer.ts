@@ -115,17 +115,16 @@ export function registerFusedLayers(): void {
 /**
  * Whether a whole `cell` layer of hidden size H (`masked`: with a mask) runs as one kernel each way
  * here: the SIMD module runs it (see the header) and — in mode 'auto' — it is the faster path on
- * this backend: always on cpu and wasm; on tensorflow for the GRU and the vanilla RNN and for any
- * masked sequence, while an unmasked LSTM keeps TensorFlow's BlockLSTM (measured in the same
- * process, 2 cores: GRU 22.7k vs GRUBlockCell's 19.5k chars/s, RNN 59.9k vs the hand-written BPTT's
- * 48.1k, LSTM 18.0k vs BlockLSTM's 19.5k). Mode 'fused': wherever registered; 'composite': never.
+ * this backend: always on cpu and wasm; on tensorflow for masked sequences only, unmasked ones
+ * taking TensorFlow ops step by step (./tensorflow-sequence.ts: faster there for all three cells,
+ * see the README's benchmark table). Mode 'fused': wherever registered; 'composite': never.
  */
 export function fusedLayerAvailable(cell: LayerCell, H: number, masked = false): boolean {
   const mode = fusedSequenceMode();
   const backend = tf.getBackend();
   if (mode === 'composite' || !FUSED_LAYER_BACKENDS.includes(backend)) return false;
   if (simdFor(H) === null || (cell !== 'lstm' && H % 8 !== 0)) return false;
-  return mode === 'fused' || backend !== 'tensorflow' || cell !== 'lstm' || masked;
+  return mode === 'fused' || backend !== 'tensorflow' || masked;
 }
 
 /**

@@ -13,7 +13,8 @@ import { GRUCell } from './gru.js';
 import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
 import { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
-import { gruLayerTensorflow, gruStepTensorflow, lstmLayerTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './lstm-tensorflow.js';
+import { gruStepTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './tensorflow-step.js';
+import { gruLayerTensorflow, lstmLayerTensorflow, rnnLayerTensorflow } from './tensorflow-sequence.js';
 import { rnnSequence } from './rnn-sequence.js';
 import { fusedLayerAvailable, fusedLayerPacked } from './fused-layer.js';
 import { unpackSequence } from './sequence-mask.js';
@@ -35,9 +36,9 @@ export function setHandWrittenBackward(on: boolean): boolean {
 
 let useTensorflowOps = true;
 /**
- * Turns TensorFlow's fused sequence ops on tfjs-node (BlockLSTM for the LSTM, GRUBlockCell and its
- * gradient for the taught GRU) on or off (default on); off, those cells take the hand-written BPTT
- * there too (for benchmarks and tests). Returns the previous setting.
+ * Turns the TensorFlow-op sequences on tfjs-node (./tensorflow-sequence.ts: the LSTM, the taught GRU
+ * and the vanilla RNN, unmasked) on or off (default on); off, those cells take the SIMD layer kernels
+ * or the hand-written BPTT there too (for benchmarks and tests). Returns the previous setting.
  */
 export function setTensorflowSequenceOps(on: boolean): boolean {
   const before = useTensorflowOps;
@@ -223,8 +224,9 @@ export class RNNLayer implements SequenceLayer {
   }
 
   /**
-   * The sequence on a fast path with its own backward pass, where the cell has one: TensorFlow's fused
-   * BlockLSTM or GRUBlockCell (the taught GRU) on tfjs-node (./lstm-tensorflow.ts; unmasked only), else the hand-written BPTT of the
+   * The sequence on a fast path with its own backward pass, where the cell has one: TensorFlow ops
+   * step by step with batched weight gradients on tfjs-node (./tensorflow-sequence.ts: the LSTM, the
+   * taught GRU, the vanilla RNN; unmasked only), else the hand-written BPTT of the
    * vanilla RNN (./rnn-sequence.ts), the LSTM (./lstm-sequence.ts) or either GRU (./gru-sequence.ts),
    * masked or not. Undefined (a cell of another class): use the time loop.
    */
@@ -248,7 +250,9 @@ export class RNNLayer implements SequenceLayer {
           ? gruLayerTensorflow(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, s0.h)
           : gruSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, mask);
     } else if (cell instanceof SimpleRNNCell) {
-      r = rnnSequence(this.projectAll(x), cell.W_hh as tf.Tensor2D, s0.h, cell.activation, mask);
+      r = tensorflow
+        ? rnnLayerTensorflow(x, cell.W_xh as tf.Tensor2D, cell.W_hh as tf.Tensor2D, cell.b as tf.Tensor1D, s0.h, cell.activation)
+        : rnnSequence(this.projectAll(x), cell.W_hh as tf.Tensor2D, s0.h, cell.activation, mask);
     }
     return r && { hs: r.hs, last: { h: r.h } };
   }

@@ -1,11 +1,15 @@
-// TensorFlow's fused BlockLSTM/BlockLSTMGrad (lstmLayerTensorflow) against autodiff through the
-// per-step ops, on the tensorflow backend (tfjs-node), where masked LSTMs take the SIMD layer kernel
-// (./fused-layer.test.ts) instead; the same for the taught GRU through GRUBlockCell / GRUBlockCellGrad. Skipped, with the reason printed, where tfjs-node is not built; CI builds it
-// (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1.
+// The recurrent layers as TensorFlow ops step by step (../src/tensorflow-sequence.ts: the LSTM with
+// LSTMBlockCellGrad, the taught GRU, the vanilla RNN with tanh and relu) against autodiff through
+// the per-step cell ops, on the tensorflow backend (tfjs-node), where masked sequences take the SIMD
+// layer kernel (./fused-layer.test.ts) instead; and the one-op generation steps (LSTMBlockCell,
+// GRUBlockCell; ../src/tensorflow-step.ts). Skipped, with the reason printed, where tfjs-node is not
+// built; CI builds it (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@attend/core/node';
-import { gruLayerTensorflow, lstmLayerTensorflow, tensorflowAvailable } from '../src/lstm-tensorflow.js';
+import { gruLayerTensorflow, lstmLayerTensorflow, rnnLayerTensorflow } from '../src/tensorflow-sequence.js';
+import { tensorflowAvailable } from '../src/tensorflow-step.js';
+import { SimpleRNNCell } from '../src/simple-rnn.js';
 import { GRUCell } from '../src/gru.js';
 import { LSTMCell } from '../src/lstm.js';
 import { RNNLayer, setHandWrittenBackward, setTensorflowSequenceOps } from '../src/rnn-layer.js';
@@ -61,7 +65,7 @@ function loss(f: typeof composite, xs: tf.Tensor[]) {
 
 const maxDiff = (a: tf.Tensor, b: tf.Tensor) => Math.max(...Array.from(a.dataSync(), (v, i) => Math.abs(v - b.dataSync()[i]!)));
 
-describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
+describe('lstmLayerTensorflow (TensorFlow ops per step, LSTMBlockCellGrad)', () => {
   it('is used only on the tensorflow backend', (ctx) => {
     if (skip) return ctx.skip();
     expect(tensorflowAvailable()).toBe(true);
@@ -95,7 +99,7 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
     layer.dispose();
   });
 
-  it('RNNLayer runs masked LSTMs as the SIMD layer kernel here (BlockLSTM has no mask), agreeing with the reference path', async (ctx) => {
+  it('RNNLayer runs masked LSTMs as the SIMD layer kernel here, agreeing with the reference path', async (ctx) => {
     if (skip) return ctx.skip();
     const layer = new RNNLayer(new LSTMCell({ inputSize: D, hidden: H, seed: 3 }));
     const x = inputs(6)[0];
@@ -176,7 +180,7 @@ describe('lstmLayerTensorflow (BlockLSTM / BlockLSTMGrad)', () => {
   });
 });
 
-describe('gruLayerTensorflow (GRUBlockCell / GRUBlockCellGrad per step)', () => {
+describe('gruLayerTensorflow (TensorFlow ops per step)', () => {
   /** The taught GRU's own step, autodiff: the reference. */
   function reference(x: tf.Tensor3D, cell: GRUCell, h0: tf.Tensor2D) {
     let h = h0;
@@ -237,7 +241,7 @@ describe('gruLayerTensorflow (GRUBlockCell / GRUBlockCellGrad per step)', () => 
     const f = () => tf.sum(tf.mul(layer.forward(x).output, tf.sin(tf.reshape(tf.range(0, B * T * H), [B, T, H])))) as tf.Scalar;
     const prof = await tf.profile(() => tf.dispose(layer.forward(x)));
     const names = prof.kernels.map((k) => k.name);
-    expect(names.filter((n) => n === 'BatchMatMul').length).toBeLessThanOrEqual(1); // the input projection at most
+    expect(names.filter((n) => n === 'BatchMatMul').length).toBeLessThanOrEqual(2); // the input projections ([r, z] and n) at most: the steps run past tfjs
     const fused = tf.variableGrads(f);
     const before = setTensorflowSequenceOps(false);
     const hand = tf.variableGrads(f);
@@ -263,5 +267,77 @@ describe('gruLayerTensorflow (GRUBlockCell / GRUBlockCellGrad per step)', () => 
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose([x, h0]);
     cell.dispose();
+  });
+});
+
+describe('rnnLayerTensorflow (TensorFlow ops per step)', () => {
+  /** The vanilla RNN step by step, autodiff: the reference. */
+  function reference(x: tf.Tensor3D, W_xh: tf.Tensor2D, W_hh: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D, activation: 'tanh' | 'relu') {
+    let h = h0;
+    const hs: tf.Tensor2D[] = [];
+    for (const xt of tf.unstack(x, 1) as tf.Tensor2D[]) {
+      const z = tf.add(tf.add(tf.matMul(xt, W_xh), tf.matMul(h, W_hh)), b);
+      h = (activation === 'tanh' ? tf.tanh(z) : tf.relu(z)) as tf.Tensor2D;
+      hs.push(h);
+    }
+    return { hs: tf.stack(hs, 1) as tf.Tensor3D, h };
+  }
+  const args = (seed: number) =>
+    [
+      tf.randomNormal([B, T, D], 0, 1, 'float32', seed),
+      tf.randomNormal([D, H], 0, 0.5, 'float32', seed + 1),
+      tf.randomNormal([H, H], 0, 0.5, 'float32', seed + 2),
+      tf.randomNormal([H], 0, 0.5, 'float32', seed + 3),
+      tf.randomNormal([B, H], 0, 0.5, 'float32', seed + 4),
+    ] as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D];
+  const lossOf = (o: { hs: tf.Tensor3D; h: tf.Tensor2D }) => tf.add(tf.sum(tf.mul(o.hs, tf.sin(tf.reshape(tf.range(0, B * T * H), [B, T, H])))), tf.sum(tf.mul(o.h, -0.9))) as tf.Scalar;
+
+  for (const activation of ['tanh', 'relu'] as const) {
+    it(`computes the same outputs and gradients (x, W_xh, W_hh, b, h0) as the step-by-step cell (${activation})`, (ctx) => {
+      if (skip) return ctx.skip();
+      const xs = args(activation === 'tanh' ? 31 : 41);
+      const a = rnnLayerTensorflow(...xs, activation);
+      const r = reference(...xs, activation);
+      expect(maxDiff(a.hs, r.hs)).toBeLessThan(1e-5);
+      expect(maxDiff(a.h, r.h)).toBeLessThan(1e-5);
+      const ga = tf.grads((...v: tf.Tensor[]) => lossOf(rnnLayerTensorflow(...(v as typeof xs), activation)))(xs);
+      const gb = tf.grads((...v: tf.Tensor[]) => lossOf(reference(...(v as typeof xs), activation)))(xs);
+      ga.forEach((g, k) => {
+        expect(g.shape, `input ${k}`).toEqual(gb[k]!.shape);
+        expect(maxDiff(g, gb[k]!), `input ${k}`).toBeLessThan(1e-4);
+      });
+      tf.dispose([a, r, ga, gb, xs]);
+    });
+  }
+
+  it('RNNLayer picks it for unmasked sequences (no per-step BatchMatMul), agreeing with the hand-written path', async (ctx) => {
+    if (skip) return ctx.skip();
+    const layer = new RNNLayer(new SimpleRNNCell({ inputSize: D, hidden: H, seed: 10 }));
+    const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 26) as tf.Tensor3D;
+    const f = () => {
+      const r = layer.forward(x);
+      return lossOf({ hs: r.output as tf.Tensor3D, h: r.state.h[0]! });
+    };
+    const prof = await tf.profile(() => tf.dispose(layer.forward(x)));
+    expect(prof.kernels.map((k) => k.name).filter((n) => n === 'BatchMatMul').length).toBeLessThanOrEqual(1); // the input projection at most
+    const fast = tf.variableGrads(f);
+    const before = setTensorflowSequenceOps(false);
+    const hand = tf.variableGrads(f);
+    setTensorflowSequenceOps(before);
+    expect(Math.abs(fast.value.dataSync()[0]! - hand.value.dataSync()[0]!)).toBeLessThan(1e-4);
+    for (const k of Object.keys(hand.grads)) expect(maxDiff(fast.grads[k]!, hand.grads[k]!), k).toBeLessThan(1e-4);
+    tf.dispose([fast.value, fast.grads, hand.value, hand.grads, x]);
+    layer.dispose();
+  });
+
+  it('leaks no tensors', (ctx) => {
+    if (skip) return ctx.skip();
+    const xs = args(51);
+    const run = () => tf.dispose(tf.grads((...v: tf.Tensor[]) => lossOf(rnnLayerTensorflow(...(v as typeof xs), 'tanh')))(xs));
+    run();
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 3; i++) run();
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose(xs);
   });
 });

@@ -1,0 +1,357 @@
+// The recurrent layers on the `tensorflow` backend (tfjs-node), split the way cuDNN and PyTorch split
+// them: everything that does not wait for the previous step is one big matmul, and each timestep is a
+// handful of TensorFlow ops driven from JS past tfjs's engine (TensorflowOps, ~7 µs an op):
+//   forward   Z_x = X·W_x + b for all T steps (one matmul); per step z = h_{t−1}·W_h + Z_x[t] and
+//             the cell's elementwise ops;
+//   backward  per step the cell's elementwise gradient (LSTMBlockCellGrad, TensorFlow's fused LSTM
+//             cell gradient, for the LSTM; TanhGrad / SigmoidGrad and friends otherwise) and
+//             ∂h_{t−1} = ∂z·W_hᵀ; then ∂W_x = Xᵀ·∂Z, ∂W_h = H_prevᵀ·∂Z, ∂b = Σ ∂Z and ∂X = ∂Z·W_xᵀ
+//             over all T steps at once.
+// Why not TensorFlow's BlockLSTM / GRUBlockCell: they run their per-step matmul through Eigen (a
+// 32 × 320 × 1024 step took ~0.45 ms inside BlockLSTM and LSTMBlockCell, where MatMul — oneDNN —
+// does 32 × 256 × 1024 in 0.14), and BlockLSTMGrad accumulates ∂w with one small matmul per step.
+// Unmasked sequences only (masked ones take the SIMD layer kernels, ./fused-layer.ts). Equations as
+// ./lstm.ts, ./gru.ts (the taught GRU: reset before the candidate's matmul) and ./simple-rnn.ts.
+import * as tf from '@tensorflow/tfjs-core';
+import { TensorflowOps, type TFHandle } from '@attend/core';
+
+/** Gate blocks 1 and 2 swapped along the last axis: i, f, g, o ⇄ i, g, f, o (TensorFlow's LSTM order; its own inverse). */
+function swapFG(w: tf.Tensor, H: number): tf.Tensor {
+  const [i, f, g, o] = tf.split(w, [H, H, H, H], w.rank - 1);
+  return tf.concat([i!, g!, f!, o!], w.rank - 1);
+}
+
+/** Z_x = X·W_x + b: x `[B, T, D]` → `[B, T, kH]` in one matmul. */
+function projectAll(x: tf.Tensor3D, W_x: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor3D {
+  const [B, T, D] = x.shape;
+  return tf.reshape(tf.add(tf.matMul(tf.reshape(x, [B * T, D]), W_x), b), [B, T, W_x.shape[1]]);
+}
+
+/** T handles `[B, k]` (freed) as one tfjs tensor `[B·T, k]`, row b·T + t: the layout of x `[B, T, D]` reshaped. */
+function rows(ops: TensorflowOps, hs: TFHandle[], B: number, T: number): tf.Tensor2D {
+  const k = hs[0]!.shape[1]!;
+  const packed = ops.stack(hs, 1); // [B, T, k]
+  ops.free(...hs);
+  return tf.reshape(ops.wrap(packed), [B * T, k]);
+}
+
+/**
+ * aᵀ·b `[m, n]` for a `[N, m]`, b `[N, n]` as one raw MatMul: tfjs's matMul with a transposed operand
+ * runs TensorFlow's BatchMatMulV2, ~20% slower here.
+ */
+function matTMul(ops: TensorflowOps, a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2D {
+  const [aId, bId] = ops.ids([a, b]);
+  return ops.wrap(ops.matMul(aId!, bId!, true, false));
+}
+
+/**
+ * The input side's gradients over all steps at once from ∂Z `[B·T, kH]` (the pre-activation
+ * gradients, rows as `rows`): [∂X `[B, T, D]`, ∂W_x `[D, kH]`, ∂b `[kH]`] (∂b as ones·∂Z: tf.sum over
+ * 3,200 rows took 2× that product here).
+ */
+function inputGrads(ops: TensorflowOps, dZ: tf.Tensor2D, x: tf.Tensor3D, W_x: tf.Tensor2D): [tf.Tensor3D, tf.Tensor2D, tf.Tensor1D] {
+  const [B, T, D] = x.shape;
+  const k = dZ.shape[1];
+  const [zId, wxId, onesId] = ops.ids([dZ, W_x, tf.ones([1, B * T])]);
+  return [
+    tf.reshape(ops.wrap(ops.matMul(zId!, wxId!, false, true)), [B, T, D]),
+    matTMul(ops, tf.reshape(x, [B * T, D]), dZ),
+    tf.reshape(ops.wrap(ops.matMul(onesId!, zId!)), [k]),
+  ];
+}
+
+/** [h0, h_1 … h_{T−1}] as `[B·T, H]` rows (h_{t−1} for every t), from tfjs h0 and the handles of h_1 … h_T. */
+function previousStates(ops: TensorflowOps, h0: number, hs: TFHandle[], B: number): tf.Tensor2D {
+  const T = hs.length;
+  return tf.reshape(ops.wrap(ops.stack([h0, ...hs.slice(0, T - 1)], 1)), [B * T, hs[0]!.shape[1]!]);
+}
+
+/**
+ * One LSTM layer over a whole sequence on the tensorflow backend: x `[B, T, D]`, W_x `[D, 4H]`,
+ * W_h `[H, 4H]`, b `[4H]` (gate order i, f, g, o), h0 and c0 `[B, H]` → `{ hs [B, T, H], h, c [B, H] }`.
+ * Differentiable w.r.t. all six inputs.
+ */
+export function lstmLayerTensorflow(x: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D, c0: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const packed = lstmOps(x, W_x, W_h, b, h0, c0) as tf.Tensor3D; // [B, T + 1, H]: h_1 … h_T, c_T
+    const [B, T1, H] = packed.shape;
+    const T = T1 - 1;
+    return {
+      hs: tf.slice(packed, [0, 0, 0], [B, T, H]) as tf.Tensor3D,
+      h: tf.reshape(tf.slice(packed, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D,
+      c: tf.reshape(tf.slice(packed, [0, T, 0], [B, 1, H]), [B, H]) as tf.Tensor2D,
+    };
+  });
+}
+
+const lstmOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, W_x, W_h, b, h0, c0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  const [B, T] = x.shape;
+  const H = W_h.shape[0];
+  const zx = projectAll(x, W_x, b); // [B, T, 4H]
+  const ops = new TensorflowOps();
+  try {
+    const [zxId, whId, h0Id, c0Id] = ops.ids([zx, W_h, h0, c0]);
+    const axis1 = ops.int32(1);
+    const Zx = ops.unstack(zxId!, T, 1); // T × [B, 4H]
+    const [I, F, G, O, C, Co, Hs] = [[], [], [], [], [], [], []] as TFHandle[][];
+    let h: number | TFHandle = h0Id!;
+    let c: number | TFHandle = c0Id!;
+    for (let t = 0; t < T; t++) {
+      const zh = ops.matMul(h, whId!); // [B, 4H]
+      const z = ops.one('AddV2', [zh, Zx[t]!]);
+      ops.free(zh, Zx[t]);
+      const [zi, zf, zg, zo] = ops.split(z, 4, axis1); // [B, H] each
+      ops.free(z);
+      const i = ops.one('Sigmoid', [zi!]);
+      const f = ops.one('Sigmoid', [zf!]);
+      const g = ops.one('Tanh', [zg!]);
+      const o = ops.one('Sigmoid', [zo!]);
+      ops.free(zi, zf, zg, zo);
+      const fc = ops.one('Mul', [f, c]);
+      const ig = ops.one('Mul', [i, g]);
+      c = ops.one('AddV2', [fc, ig]); // c_t = f ⊙ c_{t−1} + i ⊙ g
+      ops.free(fc, ig);
+      const co = ops.one('Tanh', [c]);
+      h = ops.one('Mul', [o, co]); // h_t = o ⊙ tanh(c_t)
+      I.push(i), F.push(f), G.push(g), O.push(o), C.push(c), Co.push(co), Hs.push(h);
+    }
+    const value = ops.wrap(ops.stack([...Hs, c], 1)); // [B, T + 1, H]
+    const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
+    ops.free(...Hs);
+    // The per-step gate values for the backward pass, as tfjs tensors (stacking and unstacking them cost more).
+    const gates = [I, C, F, O, G, Co].flatMap((s) => s.map((h) => ops.wrap(h))); // 6T × [B, H]: i, c, f, o, g, tanh(c)
+    save([x, W_x, W_h, c0, hPrev, ...gates]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => lstmOpsGrad(dy as tf.Tensor3D, saved, B, T, H);
+    return { value, gradFunc };
+  } finally {
+    ops.dispose();
+  }
+}) as Parameters<typeof tf.customGrad>[0]);
+
+function lstmOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[], B: number, T: number, H: number): tf.Tensor[] {
+  const [x, W_x, W_h, c0, hPrev, ...gates] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, ...tf.Tensor[]];
+  // LSTMBlockCellGrad returns ∂z in TensorFlow's gate order (i, g, f, o): ∂h_{t−1} = ∂z·W_h'ᵀ with W_h's blocks swapped to match.
+  const whT = tf.transpose(swapFG(W_h, H)); // [4H, H]
+  // Its x, h_prev, w and b inputs are only shape-checked: x [B, 0] makes w [H, 4H].
+  const xNone = tf.zeros([B, 0]);
+  const zerosH = tf.zeros([H]);
+  const zeros4H = tf.zeros([4 * H]);
+  const ops = new TensorflowOps();
+  try {
+    const [dyId, whTId, c0Id, xNoneId, whId, zId, z4Id] = ops.ids([dy, whT, c0, xNone, W_h, zerosH, zeros4H]);
+    const gateIds = ops.ids(gates);
+    const [I, C, F, O, G, Co] = [0, 1, 2, 3, 4, 5].map((k) => gateIds.slice(k * T, (k + 1) * T));
+    const dY = ops.unstack(dyId!, T + 1, 1); // ∂h_1 … ∂h_T, ∂c_T
+    const gradAttrs = [ops.float, ops.bool('use_peephole', false)];
+    const dz: TFHandle[] = new Array(T);
+    let dc = dY[T]!;
+    let dhNext: TFHandle | undefined;
+    for (let t = T - 1; t >= 0; t--) {
+      const dh = dhNext ? ops.one('AddV2', [dY[t]!, dhNext]) : dY[t]!;
+      // Inputs: x, cs_prev, h_prev, w, wci, wcf, wco, b, i, cs, f, o, ci, co, cs_grad, h_grad.
+      // Outputs: cs_prev_grad, dicfo, wci_grad, wcf_grad, wco_grad.
+      const cPrev = t > 0 ? C![t - 1]! : c0Id!;
+      const [dcPrev, dicfo, ...peep] = ops.run('LSTMBlockCellGrad', [xNoneId!, cPrev, c0Id!, whId!, zId!, zId!, zId!, z4Id!, I![t]!, C![t]!, F![t]!, O![t]!, G![t]!, Co![t]!, dc, dh], 5, gradAttrs);
+      ops.free(...peep, dh, dY[t], dhNext, dc);
+      dz[t] = dicfo!;
+      dc = dcPrev!;
+      dhNext = ops.matMul(dicfo!, whTId!); // ∂h_{t−1} [B, H]
+    }
+    const dZ = rows(ops, dz, B, T); // [B·T, 4H], TensorFlow's gate order
+    const [dx, dWx, db] = inputGrads(ops, dZ, x, swapFG(W_x, H) as tf.Tensor2D);
+    return [dx, swapFG(dWx, H), swapFG(matTMul(ops, hPrev, dZ), H), swapFG(db, H), ops.wrap(dhNext!), ops.wrap(dc)];
+  } finally {
+    ops.dispose();
+  }
+}
+
+/** The last step of hs `[B, T, H]` as `[B, H]`. */
+function lastStep(hs: tf.Tensor3D): tf.Tensor2D {
+  const [B, T, H] = hs.shape;
+  return tf.reshape(tf.slice(hs, [0, T - 1, 0], [B, 1, H]), [B, H]);
+}
+
+/**
+ * The vanilla RNN over a whole sequence on the tensorflow backend: x `[B, T, D]`, W_xh `[D, H]`,
+ * W_hh `[H, H]`, b `[H]`, h0 `[B, H]` → `{ hs [B, T, H], h [B, H] }`; h_t = act(h_{t−1}·W_hh + x_t·W_xh + b).
+ * Three ops a step each way (MatMul, AddV2, Tanh | Relu; AddV2, TanhGrad | ReluGrad, MatMul).
+ * Differentiable w.r.t. all five inputs.
+ */
+export function rnnLayerTensorflow(x: tf.Tensor3D, W_xh: tf.Tensor2D, W_hh: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D, activation: 'tanh' | 'relu'): { hs: tf.Tensor3D; h: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const hs = (activation === 'tanh' ? rnnTanhOps : rnnReluOps)(x, W_xh, W_hh, b, h0) as tf.Tensor3D;
+    return { hs, h: lastStep(hs) };
+  });
+}
+
+function rnnOps(activation: 'tanh' | 'relu') {
+  const act = activation === 'tanh' ? 'Tanh' : 'Relu';
+  return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, W_xh, W_hh, b, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+    const [B, T] = x.shape;
+    const zx = projectAll(x, W_xh, b); // [B, T, H]
+    const ops = new TensorflowOps();
+    try {
+      const [zxId, whId, h0Id] = ops.ids([zx, W_hh, h0]);
+      const Zx = ops.unstack(zxId!, T, 1); // T × [B, H]
+      const Hs: TFHandle[] = [];
+      let h: number | TFHandle = h0Id!;
+      for (let t = 0; t < T; t++) {
+        const zh = ops.matMul(h, whId!);
+        const z = ops.one('AddV2', [zh, Zx[t]!]);
+        ops.free(zh, Zx[t]);
+        h = ops.one(act, [z]); // h_t = act(z_t)
+        ops.free(z);
+        Hs.push(h);
+      }
+      const value = ops.wrap(ops.stack(Hs, 1)); // [B, T, H]
+      const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
+      save([x, W_xh, W_hh, hPrev, ...Hs.map((hh) => ops.wrap(hh))]);
+      const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => rnnOpsGrad(activation, dy as tf.Tensor3D, saved);
+      return { value, gradFunc };
+    } finally {
+      ops.dispose();
+    }
+  }) as Parameters<typeof tf.customGrad>[0]);
+}
+const rnnTanhOps = rnnOps('tanh');
+const rnnReluOps = rnnOps('relu');
+
+function rnnOpsGrad(activation: 'tanh' | 'relu', dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
+  const [x, W_xh, W_hh, hPrev, ...hs] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, ...tf.Tensor[]];
+  const [B, T] = x.shape;
+  const ops = new TensorflowOps();
+  try {
+    const [dyId, whId] = ops.ids([dy, W_hh]);
+    const Hs = ops.ids(hs);
+    const dY = ops.unstack(dyId!, T, 1); // T × [B, H]
+    const dz: TFHandle[] = new Array(T);
+    let dhNext: TFHandle | undefined;
+    for (let t = T - 1; t >= 0; t--) {
+      const dh = dhNext ? ops.one('AddV2', [dY[t]!, dhNext]) : dY[t]!;
+      // ∂z = ∂h ⊙ (1 − h²) | ∂h ⊙ [h > 0]
+      dz[t] = activation === 'tanh' ? ops.one('TanhGrad', [Hs[t]!, dh]) : ops.one('ReluGrad', [dh, Hs[t]!]);
+      ops.free(dh, dY[t], dhNext);
+      dhNext = ops.matMul(dz[t]!, whId!, false, true); // ∂h_{t−1} = ∂z·W_hhᵀ
+    }
+    const dZ = rows(ops, dz, B, T); // [B·T, H]
+    const [dx, dWx, db] = inputGrads(ops, dZ, x, W_xh);
+    return [dx, dWx, matTMul(ops, hPrev, dZ), db, ops.wrap(dhNext!)];
+  } finally {
+    ops.dispose();
+  }
+}
+
+/**
+ * The taught GRU (reset before the candidate's matmul, z weighting the new candidate; ./gru.ts) over
+ * a whole sequence on the tensorflow backend: x `[B, T, D]`, W_x `[D, 3H]`, W_h `[H, 3H]`, b `[3H]`
+ * (gate blocks r, z, n), h0 `[B, H]` → `{ hs [B, T, H], h [B, H] }`. Per step:
+ *   [r, z] = σ(h_{t−1}·W_h[:, r z] + Z_x[t, r z])     n = tanh((r ⊙ h_{t−1})·W_h[:, n] + Z_x[t, n])
+ *   h_t = h_{t−1} + z ⊙ (n − h_{t−1})
+ * Differentiable w.r.t. all five inputs.
+ */
+export function gruLayerTensorflow(x: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const hs = gruOps(x, W_x, W_h, b, h0) as tf.Tensor3D;
+    return { hs, h: lastStep(hs) };
+  });
+}
+
+/** W `[·, 3H]` split into its r z blocks `[·, 2H]` and its n block `[·, H]`. */
+function splitRZ<T extends tf.Tensor>(w: T, H: number): [T, T] {
+  const [rz, n] = tf.split(w, [2 * H, H], w.rank - 1);
+  return [rz as T, n as T];
+}
+
+const gruOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, W_x, W_h, b, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+  const [B, T] = x.shape;
+  const H = W_h.shape[0];
+  const [W_xrz, W_xn] = splitRZ(W_x, H);
+  const [b_rz, b_n] = splitRZ(b, H);
+  const [W_hrz, W_hn] = splitRZ(W_h, H);
+  const zrz = projectAll(x, W_xrz, b_rz); // [B, T, 2H]
+  const zn = projectAll(x, W_xn, b_n); // [B, T, H]
+  const ops = new TensorflowOps();
+  try {
+    const [zrzId, znId, whrzId, whnId, h0Id] = ops.ids([zrz, zn, W_hrz, W_hn, h0]);
+    const axis1 = ops.int32(1);
+    const Zrz = ops.unstack(zrzId!, T, 1); // T × [B, 2H]
+    const Zn = ops.unstack(znId!, T, 1); // T × [B, H]
+    const [S, R, Z, N, Dn, RH, Hs] = [[], [], [], [], [], [], []] as TFHandle[][];
+    let h: number | TFHandle = h0Id!;
+    for (let t = 0; t < T; t++) {
+      const a = ops.matMul(h, whrzId!); // [B, 2H]
+      const pre = ops.one('AddV2', [a, Zrz[t]!]);
+      const s = ops.one('Sigmoid', [pre]); // [r, z] [B, 2H], kept for the backward pass's one SigmoidGrad
+      const [r, z] = ops.split(s, 2, axis1); // [B, H] each
+      ops.free(a, pre, Zrz[t]);
+      const rh = ops.one('Mul', [r!, h]); // r ⊙ h_{t−1}
+      const nh = ops.matMul(rh, whnId!);
+      const nPre = ops.one('AddV2', [nh, Zn[t]!]);
+      const n = ops.one('Tanh', [nPre]);
+      ops.free(nh, nPre, Zn[t]);
+      const dn = ops.one('Sub', [n, h]); // n − h_{t−1}
+      const zd = ops.one('Mul', [z!, dn]);
+      h = ops.one('AddV2', [h, zd]); // h_t
+      ops.free(zd);
+      S.push(s), R.push(r!), Z.push(z!), N.push(n), Dn.push(dn), RH.push(rh), Hs.push(h);
+    }
+    const value = ops.wrap(ops.stack(Hs, 1)); // [B, T, H]
+    const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
+    const rhAll = rows(ops, RH, B, T); // [B·T, H]: r_t ⊙ h_{t−1}
+    save([x, W_x, W_h, h0, hPrev, rhAll, ...[S, R, Z, N, Dn, Hs].flatMap((l) => l.map((hh) => ops.wrap(hh)))]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => gruOpsGrad(dy as tf.Tensor3D, saved);
+    return { value, gradFunc };
+  } finally {
+    ops.dispose();
+  }
+}) as Parameters<typeof tf.customGrad>[0]);
+
+function gruOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
+  const [x, W_x, W_h, h0, hPrev, rhAll, ...perStep] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, ...tf.Tensor[]];
+  const [B, T] = x.shape;
+  const H = W_h.shape[0];
+  const [W_hrz, W_hn] = splitRZ(W_h, H);
+  const ops = new TensorflowOps();
+  try {
+    const [dyId, whrzId, whnId, h0Id] = ops.ids([dy, W_hrz, W_hn, h0]);
+    const ids = ops.ids(perStep);
+    const [S, R, Z, N, Dn, Hs] = [0, 1, 2, 3, 4, 5].map((k) => ids.slice(k * T, (k + 1) * T));
+    const concatAttrs = [ops.float, ops.int('N', 2), { name: 'Tidx', type: ops.bind.TF_ATTR_TYPE, value: ops.bind.TF_INT32 }];
+    const axis1 = ops.int32(1);
+    const dY = ops.unstack(dyId!, T, 1); // T × [B, H]
+    const dRZ: TFHandle[] = new Array(T);
+    const dN: TFHandle[] = new Array(T);
+    let dh = dY[T - 1]!; // ∂h_t in full: from the output and from step t + 1
+    for (let t = T - 1; t >= 0; t--) {
+      const hp = t > 0 ? Hs![t - 1]! : h0Id!;
+      const dz = ops.one('Mul', [dh, Dn![t]!]); // ∂z = ∂h ⊙ (n − h)
+      const dn = ops.one('Mul', [dh, Z![t]!]); // ∂n = ∂h ⊙ z
+      const dh1 = ops.one('Sub', [dh, dn]); // ∂h ⊙ (1 − z)
+      const dnPre = ops.one('TanhGrad', [N![t]!, dn]); // ∂n̄
+      const drh = ops.matMul(dnPre, whnId!, false, true); // ∂(r ⊙ h) = ∂n̄·W_hnᵀ
+      const dr = ops.one('Mul', [drh, hp]);
+      const dh2 = ops.one('Mul', [drh, R![t]!]);
+      const drz = ops.one('ConcatV2', [dr, dz, axis1], concatAttrs); // ∂[r, z] [B, 2H]
+      const drzPre = ops.one('SigmoidGrad', [S![t]!, drz]); // ∂[r̄, z̄]
+      const dh3 = ops.matMul(drzPre, whrzId!, false, true);
+      ops.free(dh, dz, dn, drh, dr, drz);
+      // ∂h_{t−1}: through the state, the reset, the gates, plus the output's own gradient at t − 1.
+      const terms = t > 0 ? [dh1, dh2, dh3, dY[t - 1]!] : [dh1, dh2, dh3];
+      dh = ops.one('AddN', terms, [ops.float, ops.int('N', terms.length)]);
+      ops.free(...terms);
+      dRZ[t] = drzPre;
+      dN[t] = dnPre;
+    }
+    const dZrz = rows(ops, dRZ, B, T); // [B·T, 2H]
+    const dZn = rows(ops, dN, B, T); // [B·T, H]
+    const dZ = tf.concat([dZrz, dZn], 1); // [B·T, 3H]
+    const [dx, dWx, db] = inputGrads(ops, dZ, x, W_x);
+    const dWh = tf.concat([matTMul(ops, hPrev, dZrz), matTMul(ops, rhAll, dZn)], 1); // [H, 3H]
+    return [dx, dWx, dWh, db, ops.wrap(dh)];
+  } finally {
+    ops.dispose();
+  }
+}
