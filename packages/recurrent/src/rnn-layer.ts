@@ -14,7 +14,7 @@ import { LSTMCell } from './lstm.js';
 import { lstmSequence } from './lstm-sequence.js';
 import { gruResetAfterSequence, gruSequence } from './gru-sequence.js';
 import { gruStepTensorflow, lstmStepTensorflow, tensorflowAvailable, tensorflowStepAvailable } from './tensorflow-step.js';
-import { gruLayerTensorflow, lstmLayerTensorflow, rnnLayerTensorflow } from './tensorflow-sequence.js';
+import { gruLayerTensorflow, gruResetAfterLayerTensorflow, lstmLayerTensorflow, rnnLayerTensorflow } from './tensorflow-sequence.js';
 import { rnnSequence } from './rnn-sequence.js';
 import { fusedLayerAvailable, fusedLayerPacked } from './fused-layer.js';
 import { unpackSequence } from './sequence-mask.js';
@@ -225,8 +225,8 @@ export class RNNLayer implements SequenceLayer {
 
   /**
    * The sequence on a fast path with its own backward pass, where the cell has one: TensorFlow ops
-   * step by step with batched weight gradients on tfjs-node (./tensorflow-sequence.ts: the LSTM, the
-   * taught GRU, the vanilla RNN; unmasked only), else the hand-written BPTT of the
+   * step by step with batched weight gradients on tfjs-node (./tensorflow-sequence.ts: the LSTM, both
+   * GRUs, the vanilla RNN; unmasked only), else the hand-written BPTT of the
    * vanilla RNN (./rnn-sequence.ts), the LSTM (./lstm-sequence.ts) or either GRU (./gru-sequence.ts),
    * masked or not. Undefined (a cell of another class): use the time loop.
    */
@@ -245,7 +245,9 @@ export class RNNLayer implements SequenceLayer {
     let r: { hs: tf.Tensor3D; h: tf.Tensor2D } | undefined;
     if (cell instanceof GRUCell) {
       r = cell.resetAfter
-        ? gruResetAfterSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, cell.b_h as tf.Tensor1D, s0.h, mask)
+        ? tensorflow
+          ? gruResetAfterLayerTensorflow(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, cell.b_h as tf.Tensor1D, s0.h)
+          : gruResetAfterSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, cell.b_h as tf.Tensor1D, s0.h, mask)
         : tensorflow
           ? gruLayerTensorflow(x, cell.W_x as tf.Tensor2D, cell.W_h as tf.Tensor2D, cell.b as tf.Tensor1D, s0.h)
           : gruSequence(this.projectAll(x), cell.W_h as tf.Tensor2D, s0.h, mask);

@@ -11,7 +11,8 @@
 // 32 × 320 × 1024 step took ~0.45 ms inside BlockLSTM and LSTMBlockCell, where MatMul — oneDNN —
 // does 32 × 256 × 1024 in 0.14), and BlockLSTMGrad accumulates ∂w with one small matmul per step.
 // Unmasked sequences only (masked ones take the SIMD layer kernels, ./fused-layer.ts). Equations as
-// ./lstm.ts, ./gru.ts (the taught GRU: reset before the candidate's matmul) and ./simple-rnn.ts.
+// ./lstm.ts, ./gru.ts (the taught GRU, reset before the candidate's matmul, and the reset-after
+// variant) and ./simple-rnn.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { TensorflowOps, type TFHandle } from '@attend/core';
 
@@ -46,18 +47,18 @@ function matTMul(ops: TensorflowOps, a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2
 
 /**
  * The input side's gradients over all steps at once from ∂Z `[B·T, kH]` (the pre-activation
- * gradients, rows as `rows`): [∂X `[B, T, D]`, ∂W_x `[D, kH]`, ∂b `[kH]`] (∂b as ones·∂Z: tf.sum over
- * 3,200 rows took 2× that product here).
+ * gradients, rows as `rows`): [∂X `[B, T, D]`, ∂W_x `[D, kH]`, ∂b `[kH]`].
  */
 function inputGrads(ops: TensorflowOps, dZ: tf.Tensor2D, x: tf.Tensor3D, W_x: tf.Tensor2D): [tf.Tensor3D, tf.Tensor2D, tf.Tensor1D] {
   const [B, T, D] = x.shape;
-  const k = dZ.shape[1];
-  const [zId, wxId, onesId] = ops.ids([dZ, W_x, tf.ones([1, B * T])]);
-  return [
-    tf.reshape(ops.wrap(ops.matMul(zId!, wxId!, false, true)), [B, T, D]),
-    matTMul(ops, tf.reshape(x, [B * T, D]), dZ),
-    tf.reshape(ops.wrap(ops.matMul(onesId!, zId!)), [k]),
-  ];
+  const [zId, wxId] = ops.ids([dZ, W_x]);
+  return [tf.reshape(ops.wrap(ops.matMul(zId!, wxId!, false, true)), [B, T, D]), matTMul(ops, tf.reshape(x, [B * T, D]), dZ), columnSums(ops, dZ)];
+}
+
+/** Σ over the rows of z `[N, k]` → `[k]`, as ones·z (tf.sum over 3,200 rows took 2× that product here). */
+function columnSums(ops: TensorflowOps, z: tf.Tensor2D): tf.Tensor1D {
+  const [zId, onesId] = ops.ids([z, tf.ones([1, z.shape[0]])]);
+  return tf.reshape(ops.wrap(ops.matMul(onesId!, zId!)), [z.shape[1]]);
 }
 
 /** [h0, h_1 … h_{T−1}] as `[B·T, H]` rows (h_{t−1} for every t), from tfjs h0 and the handles of h_1 … h_T. */
@@ -351,6 +352,112 @@ function gruOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
     const [dx, dWx, db] = inputGrads(ops, dZ, x, W_x);
     const dWh = tf.concat([matTMul(ops, hPrev, dZrz), matTMul(ops, rhAll, dZn)], 1); // [H, 3H]
     return [dx, dWx, dWh, db, ops.wrap(dh)];
+  } finally {
+    ops.dispose();
+  }
+}
+
+/**
+ * The reset-after GRU (PyTorch's, Keras's and cuDNN's; ./gru.ts with `resetAfter: true`) over a whole
+ * sequence on the tensorflow backend: x `[B, T, D]`, W_x `[D, 3H]`, W_h `[H, 3H]`, b_x and b_h `[3H]`
+ * (gate blocks r, z, n), h0 `[B, H]` → `{ hs [B, T, H], h [B, H] }`. One recurrent matmul a step:
+ *   [a_r, a_z, a_n] = h_{t−1}·W_h + b_h     [r, z] = σ(Z_x[t, r z] + [a_r, a_z])
+ *   n = tanh(Z_x[t, n] + r ⊙ a_n)            h_t = h_{t−1} + z ⊙ (n − h_{t−1})
+ * Differentiable w.r.t. all six inputs.
+ */
+export function gruResetAfterLayerTensorflow(x: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b_x: tf.Tensor1D, b_h: tf.Tensor1D, h0: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D } {
+  return tf.tidy(() => {
+    const hs = gruResetAfterOps(x, W_x, W_h, b_x, b_h, h0) as tf.Tensor3D;
+    return { hs, h: lastStep(hs) };
+  });
+}
+
+const gruResetAfterOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, W_x, W_h, b_x, b_h, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+  const [B, T] = x.shape;
+  const H = W_h.shape[0];
+  const [W_xrz, W_xn] = splitRZ(W_x, H);
+  const [b_xrz, b_xn] = splitRZ(b_x, H);
+  const zrz = projectAll(x, W_xrz, b_xrz); // [B, T, 2H]
+  const zn = projectAll(x, W_xn, b_xn); // [B, T, H]
+  const ops = new TensorflowOps();
+  try {
+    const [zrzId, znId, whId, bhId, h0Id] = ops.ids([zrz, zn, W_h, b_h, h0]);
+    const axis1 = ops.int32(1);
+    const sizes = ops.int32([2 * H, H]);
+    const splitVAttrs = [ops.int('num_split', 2), ops.float, { name: 'Tlen', type: ops.bind.TF_ATTR_TYPE, value: ops.bind.TF_INT32 }];
+    const Zrz = ops.unstack(zrzId!, T, 1); // T × [B, 2H]
+    const Zn = ops.unstack(znId!, T, 1); // T × [B, H]
+    const [S, R, Z, N, An, Dn, Hs] = [[], [], [], [], [], [], []] as TFHandle[][];
+    let h: number | TFHandle = h0Id!;
+    for (let t = 0; t < T; t++) {
+      const mm = ops.matMul(h, whId!);
+      const a = ops.one('AddV2', [mm, bhId!]); // h_{t−1}·W_h + b_h [B, 3H]
+      const [arz, an] = ops.run('SplitV', [a, sizes, axis1], 2, splitVAttrs); // [B, 2H], [B, H]
+      ops.free(mm, a);
+      const pre = ops.one('AddV2', [arz!, Zrz[t]!]);
+      const s = ops.one('Sigmoid', [pre]); // [r, z]
+      const [r, z] = ops.split(s, 2, axis1);
+      ops.free(arz, pre, Zrz[t]);
+      const m = ops.one('Mul', [r!, an!]); // r ⊙ a_n
+      const nPre = ops.one('AddV2', [Zn[t]!, m]);
+      const n = ops.one('Tanh', [nPre]);
+      ops.free(m, nPre, Zn[t]);
+      const dn = ops.one('Sub', [n, h]); // n − h_{t−1}
+      const zd = ops.one('Mul', [z!, dn]);
+      h = ops.one('AddV2', [h, zd]); // h_t
+      ops.free(zd);
+      S.push(s), R.push(r!), Z.push(z!), N.push(n), An.push(an!), Dn.push(dn), Hs.push(h);
+    }
+    const value = ops.wrap(ops.stack(Hs, 1)); // [B, T, H]
+    const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
+    ops.free(...Hs);
+    save([x, W_x, W_h, hPrev, ...[S, R, Z, N, An, Dn].flatMap((l) => l.map((hh) => ops.wrap(hh)))]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => gruResetAfterOpsGrad(dy as tf.Tensor3D, saved);
+    return { value, gradFunc };
+  } finally {
+    ops.dispose();
+  }
+}) as Parameters<typeof tf.customGrad>[0]);
+
+function gruResetAfterOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
+  const [x, W_x, W_h, hPrev, ...perStep] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, ...tf.Tensor[]];
+  const [B, T] = x.shape;
+  const H = W_h.shape[0];
+  const ops = new TensorflowOps();
+  try {
+    const [dyId, whId] = ops.ids([dy, W_h]);
+    const ids = ops.ids(perStep);
+    const [S, R, Z, N, An, Dn] = [0, 1, 2, 3, 4, 5].map((k) => ids.slice(k * T, (k + 1) * T));
+    const concatAttrs = [ops.float, ops.int('N', 2), { name: 'Tidx', type: ops.bind.TF_ATTR_TYPE, value: ops.bind.TF_INT32 }];
+    const axis1 = ops.int32(1);
+    const dY = ops.unstack(dyId!, T, 1); // T × [B, H]
+    const dA: TFHandle[] = new Array(T); // ∂(h·W_h + b_h) [B, 3H]
+    const dN: TFHandle[] = new Array(T); // ∂n̄ [B, H]
+    let dh = dY[T - 1]!;
+    for (let t = T - 1; t >= 0; t--) {
+      const dz = ops.one('Mul', [dh, Dn![t]!]); // ∂z = ∂h ⊙ (n − h)
+      const dn = ops.one('Mul', [dh, Z![t]!]); // ∂n = ∂h ⊙ z
+      const dh1 = ops.one('Sub', [dh, dn]); // ∂h ⊙ (1 − z)
+      const dnPre = ops.one('TanhGrad', [N![t]!, dn]); // ∂n̄
+      const dan = ops.one('Mul', [dnPre, R![t]!]); // ∂a_n = ∂n̄ ⊙ r
+      const dr = ops.one('Mul', [dnPre, An![t]!]); // ∂r = ∂n̄ ⊙ a_n
+      const drz = ops.one('ConcatV2', [dr, dz, axis1], concatAttrs);
+      const drzPre = ops.one('SigmoidGrad', [S![t]!, drz]); // ∂[r̄, z̄]
+      const da = ops.one('ConcatV2', [drzPre, dan, axis1], concatAttrs); // ∂a [B, 3H]
+      const dh2 = ops.matMul(da, whId!, false, true); // ∂a·W_hᵀ
+      ops.free(dh, dz, dn, dan, dr, drz, drzPre);
+      const terms = t > 0 ? [dh1, dh2, dY[t - 1]!] : [dh1, dh2];
+      dh = ops.one('AddN', terms, [ops.float, ops.int('N', terms.length)]); // ∂h_{t−1}
+      ops.free(...terms);
+      dA[t] = da;
+      dN[t] = dnPre;
+    }
+    const dAall = rows(ops, dA, B, T); // [B·T, 3H]
+    const dNall = rows(ops, dN, B, T); // [B·T, H]
+    const dZ = tf.concat([tf.slice(dAall, [0, 0], [B * T, 2 * H]), dNall], 1); // ∂Z_x [B·T, 3H]: r̄, z̄ shared with ∂a; n̄ its own
+    const [dx, dWx, dbx] = inputGrads(ops, dZ, x, W_x);
+    return [dx, dWx, matTMul(ops, hPrev, dAall), dbx, columnSums(ops, dAall), ops.wrap(dh)];
   } finally {
     ops.dispose();
   }

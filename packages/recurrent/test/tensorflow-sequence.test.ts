@@ -1,5 +1,5 @@
 // The recurrent layers as TensorFlow ops step by step (../src/tensorflow-sequence.ts: the LSTM with
-// LSTMBlockCellGrad, the taught GRU, the vanilla RNN with tanh and relu) against autodiff through
+// LSTMBlockCellGrad, both GRUs, the vanilla RNN with tanh and relu) against autodiff through
 // the per-step cell ops, on the tensorflow backend (tfjs-node), where masked sequences take the SIMD
 // layer kernel (./fused-layer.test.ts) instead; and the one-op generation steps (LSTMBlockCell,
 // GRUBlockCell; ../src/tensorflow-step.ts). Skipped, with the reason printed, where tfjs-node is not
@@ -7,7 +7,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { selectBackend } from '@attend/core/node';
-import { gruLayerTensorflow, lstmLayerTensorflow, rnnLayerTensorflow } from '../src/tensorflow-sequence.js';
+import { gruLayerTensorflow, gruResetAfterLayerTensorflow, lstmLayerTensorflow, rnnLayerTensorflow } from '../src/tensorflow-sequence.js';
 import { tensorflowAvailable } from '../src/tensorflow-step.js';
 import { SimpleRNNCell } from '../src/simple-rnn.js';
 import { GRUCell } from '../src/gru.js';
@@ -339,5 +339,83 @@ describe('rnnLayerTensorflow (TensorFlow ops per step)', () => {
     for (let i = 0; i < 3; i++) run();
     expect(tf.memory().numTensors).toBe(before);
     tf.dispose(xs);
+  });
+});
+
+describe('the TensorFlow-op sequences at the edges', () => {
+  it('T = 1 and B = 1: every cell agrees with the hand-written path (output, final state, every gradient)', (ctx) => {
+    if (skip) return ctx.skip();
+    const cells = [
+      () => new LSTMCell({ inputSize: D, hidden: H, seed: 31 }),
+      () => new GRUCell({ inputSize: D, hidden: H, seed: 32 }),
+      () => new GRUCell({ inputSize: D, hidden: H, resetAfter: true, seed: 35 }),
+      () => new SimpleRNNCell({ inputSize: D, hidden: H, seed: 33 }),
+      () => new SimpleRNNCell({ inputSize: D, hidden: H, activation: 'relu', seed: 34 }),
+    ];
+    for (const make of cells) {
+      const layer = new RNNLayer(make());
+      for (const [b, t] of [[1, 1], [2, 1], [1, 3]] as const) {
+        const x = tf.randomNormal([b, t, D], 0, 1, 'float32', 40 + b * 10 + t) as tf.Tensor3D;
+        const f = () => {
+          const r = layer.forward(x);
+          const w = tf.sin(tf.reshape(tf.range(0, b * t * H), [b, t, H]));
+          const last = tf.add(tf.sum(tf.mul(r.state.h[0]!, 0.3)), r.state.c ? tf.sum(tf.mul(r.state.c[0]!, -0.6)) : 0);
+          return tf.add(tf.sum(tf.mul(r.output, w)), last) as tf.Scalar;
+        };
+        const fast = tf.variableGrads(f);
+        const before = setTensorflowSequenceOps(false);
+        const hand = tf.variableGrads(f);
+        setTensorflowSequenceOps(before);
+        const what = `${layer.cell.constructor.name} B ${b} T ${t}`;
+        expect(Math.abs(fast.value.dataSync()[0]! - hand.value.dataSync()[0]!), what).toBeLessThan(1e-5);
+        for (const k of Object.keys(hand.grads)) expect(maxDiff(fast.grads[k]!, hand.grads[k]!), `${what} ${k}`).toBeLessThan(1e-5);
+        tf.dispose([fast.value, fast.grads, hand.value, hand.grads, x]);
+      }
+      layer.dispose();
+    }
+  });
+});
+
+describe('gruResetAfterLayerTensorflow (TensorFlow ops per step)', () => {
+  it('computes the same outputs and gradients (x, W_x, W_h, b_x, b_h, h0) as the cell\'s own step, with non-zero biases', (ctx) => {
+    if (skip) return ctx.skip();
+    const cell = new GRUCell({ inputSize: D, hidden: H, resetAfter: true, seed: 36 });
+    const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 61) as tf.Tensor3D;
+    const h0 = tf.randomNormal([B, H], 0, 0.5, 'float32', 62) as tf.Tensor2D;
+    const b_x = tf.randomNormal([3 * H], 0, 0.5, 'float32', 63) as tf.Tensor1D;
+    const b_h = tf.randomNormal([3 * H], 0, 0.5, 'float32', 64) as tf.Tensor1D; // its n block sits inside r ⊙ (…)
+    const w = tf.sin(tf.reshape(tf.range(0, B * T * H), [B, T, H]));
+    const lossOf = (o: { hs: tf.Tensor3D; h: tf.Tensor2D }) => tf.add(tf.sum(tf.mul(o.hs, w)), tf.sum(tf.mul(o.h, 0.7))) as tf.Scalar;
+    /** PyTorch's equations written out, autodiff: the reference. */
+    const reference = (xx: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, bx: tf.Tensor1D, bh: tf.Tensor1D, hh: tf.Tensor2D) => {
+      let h = hh;
+      const hs: tf.Tensor2D[] = [];
+      for (const xt of tf.unstack(xx, 1) as tf.Tensor2D[]) {
+        const [xr, xz, xn] = tf.split(tf.add(tf.matMul(xt, W_x), bx), 3, 1);
+        const [ar, az, an] = tf.split(tf.add(tf.matMul(h, W_h), bh), 3, 1);
+        const r = tf.sigmoid(tf.add(xr!, ar!));
+        const z = tf.sigmoid(tf.add(xz!, az!));
+        const n = tf.tanh(tf.add(xn!, tf.mul(r, an!)));
+        h = tf.add(tf.mul(tf.sub(1, z), h), tf.mul(z, n)) as tf.Tensor2D;
+        hs.push(h);
+      }
+      return { hs: tf.stack(hs, 1) as tf.Tensor3D, h };
+    };
+    const args = [x, cell.W_x, cell.W_h, b_x, b_h, h0] as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D];
+    const a = gruResetAfterLayerTensorflow(...args);
+    const r = reference(...args);
+    expect(maxDiff(a.hs, r.hs)).toBeLessThan(1e-5);
+    expect(maxDiff(a.h, r.h)).toBeLessThan(1e-5);
+    const ga = tf.grads((...v: tf.Tensor[]) => lossOf(gruResetAfterLayerTensorflow(...(v as typeof args))))(args);
+    const gb = tf.grads((...v: tf.Tensor[]) => lossOf(reference(...(v as typeof args))))(args);
+    ga.forEach((g, k) => {
+      expect(g.shape, `input ${k}`).toEqual(gb[k]!.shape);
+      expect(maxDiff(g, gb[k]!), `input ${k}`).toBeLessThan(1e-4);
+    });
+    const before = tf.memory().numTensors;
+    for (let i = 0; i < 2; i++) tf.dispose(tf.grads((...v: tf.Tensor[]) => lossOf(gruResetAfterLayerTensorflow(...(v as typeof args))))(args));
+    expect(tf.memory().numTensors).toBe(before);
+    tf.dispose([a, r, ga, gb, x, h0, b_x, b_h, w]);
+    cell.dispose();
   });
 });
