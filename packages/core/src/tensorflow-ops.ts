@@ -10,6 +10,7 @@ export interface TFBinding {
   TF_ATTR_FLOAT: number;
   TF_ATTR_BOOL: number;
   TF_ATTR_INT: number;
+  TF_ATTR_STRING: number;
   TF_ATTR_TYPE: number;
   TF_FLOAT: number;
   TF_INT32: number;

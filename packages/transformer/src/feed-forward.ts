@@ -2,7 +2,7 @@
 //   FFN(x) = act(x·W_1 + b_1)·W_2 + b_2,   d → d_ff → d (the paper: d_ff = 4d, ReLU; GPT-2 and
 // nanoGPT: GELU, Hendrycks & Gimpel 2016, in its tanh approximation), with dropout after it.
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, configure, countParams, hashSeed, prefixed, Rng, type SetWeightsOptions } from '@attend/core';
+import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, configure, countParams, hashSeed, prefixed, Rng, runTensorflowOp, tensorflowAvailable, type SetWeightsOptions } from '@attend/core';
 import { Dense } from './dense.js';
 import { geluKernel, geluKernelAvailable } from './gelu-kernel.js';
 
@@ -12,25 +12,34 @@ export const FEED_FORWARD_ACTIVATIONS: readonly FeedForwardActivation[] = ['relu
 const GELU_C = Math.sqrt(2 / Math.PI);
 const GELU_A = 0.044715;
 
+/** q·s·(1 − s): TensorFlow's fused SigmoidGrad on tfjs-node (one op), else three tfjs ops. */
+function sigmoidGrad(s: tf.Tensor, q: tf.Tensor): tf.Tensor {
+  if (tensorflowAvailable()) return runTensorflowOp('SigmoidGrad', [s, q], (b) => [{ name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }], 1)[0]!;
+  return tf.mul(tf.mul(s, tf.sub(1, s)), q);
+}
+
 /**
  * GELU, tanh approximation: 0.5·x·(1 + tanh(√(2/π)·(x + 0.044715·x³))) (PyTorch's `approximate='tanh'`),
- * with its derivative written out (one tape entry instead of a dozen, and no `pow`, whose gradient
- * also differentiates the exponent); on cpu and wasm one SIMD kernel each way (./gelu-kernel.ts):
- *   d/dx = 0.5·(1 + t) + 0.5·x·(1 − t²)·√(2/π)·(1 + 3·0.044715·x²),   t = tanh(…)
+ * computed as x·σ(2u) with u = √(2/π)·(x + 0.044715·x³) — the same function, since
+ * 0.5·(1 + tanh(u)) = σ(2u) — and with its derivative written out (one tape entry instead of a dozen,
+ * and no `pow`, whose gradient also differentiates the exponent):
+ *   d/dx = s + x·s·(1 − s)·(2c + 6c·a·x²),   s = σ(x·(2c + 2c·a·x²)),   c = √(2/π), a = 0.044715
+ * Six elementwise passes forward and seven backward on tfjs-node (nine and twelve in the tanh form:
+ * at [2048, 512] each pass is ~0.4 ms of memory traffic there). On cpu and wasm one SIMD kernel each
+ * way (./gelu-kernel.ts).
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
   if (geluKernelAvailable(x)) return geluKernel(x); // one SIMD kernel each way (./gelu-kernel.ts)
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
-    const x2 = tf.mul(input, input);
-    const t = tf.tanh(tf.mul(tf.mul(input, tf.add(tf.mul(x2, GELU_A), 1)), GELU_C)); // tanh(c·(x + a·x³))
-    save([input, t]);
+    const s = tf.sigmoid(tf.mul(input, tf.add(tf.mul(tf.square(input), 2 * GELU_C * GELU_A), 2 * GELU_C))); // σ(2u)
+    save([input, s]);
     return {
-      value: tf.mul(tf.mul(input, 0.5), tf.add(t, 1)),
+      value: tf.mul(input, s),
       gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
-        const [xs, ts] = saved as [tf.Tensor, tf.Tensor];
-        const dInner = tf.mul(tf.mul(tf.sub(1, tf.mul(ts, ts)), GELU_C), tf.add(tf.mul(tf.mul(xs, xs), 3 * GELU_A), 1)); // (1 − t²)·c·(1 + 3a·x²)
-        return tf.mul(dy, tf.mul(tf.add(tf.add(ts, 1), tf.mul(xs, dInner)), 0.5));
+        const [xs, ss] = saved as [tf.Tensor, tf.Tensor];
+        const q = tf.mul(xs, tf.add(tf.mul(tf.square(xs), 6 * GELU_C * GELU_A), 2 * GELU_C)); // x·d(2u)/dx
+        return tf.mul(dy, tf.add(ss, sigmoidGrad(ss, q)));
       },
     };
   });

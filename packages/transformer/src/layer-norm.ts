@@ -5,7 +5,7 @@
 // it (pre-LN, Xiong et al. 2020; GPT-2).
 import * as tf from '@tensorflow/tfjs-core';
 import { layerNormKernel, layerNormKernelAvailable } from './layer-norm-kernel.js';
-import { assertBool, assertInt, assertNumber, assignWeights, configure, countParams, makeVariable, ShapeError, type SetWeightsOptions } from '@attend/core';
+import { assertBool, assertInt, assertNumber, assignWeights, configure, countParams, makeVariable, runTensorflowOp, ShapeError, tensorflowAvailable, type SetWeightsOptions, type TFBinding } from '@attend/core';
 
 export interface LayerNormConfig {
   /** Size of the normalised (last) axis. Required. */
@@ -46,6 +46,7 @@ export class LayerNorm {
     if (x.shape[x.rank - 1] !== D) throw new ShapeError(`LayerNorm: expected last axis ${D}, got shape [${x.shape.join(', ')}]`);
     const eps = this.config.eps;
     if (layerNormKernelAvailable(x)) return layerNormKernel(x, this.gamma, this.beta, eps); // one SIMD kernel each way (./layer-norm-kernel.ts)
+    if (x.dtype === 'float32' && tensorflowAvailable()) return layerNormTensorflow(x, this.gamma, this.beta, eps);
     const withBias = this.beta !== null;
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const [input, gamma] = args as [tf.Tensor, tf.Tensor];
@@ -87,4 +88,65 @@ export class LayerNorm {
     this.gamma.dispose();
     this.beta?.dispose();
   }
+}
+
+/** FusedBatchNormV3 / FusedBatchNormGradV3's attributes: float32, NCHW, training statistics. */
+function batchNormAttrs(b: TFBinding, eps: number, withAvgFactor: boolean) {
+  const attrs = [
+    { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    { name: 'U', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+    { name: 'epsilon', type: b.TF_ATTR_FLOAT, value: eps },
+    { name: 'data_format', type: b.TF_ATTR_STRING, value: 'NCHW' },
+    { name: 'is_training', type: b.TF_ATTR_BOOL, value: true },
+  ];
+  return withAvgFactor ? [...attrs, { name: 'exponential_avg_factor', type: b.TF_ATTR_FLOAT, value: 1 }] : attrs;
+}
+
+/** Σ over the rows of z `[N, D]` → `[D]` as ones·z (TensorFlow's column Sum took ~2× that product here). */
+function columnSums(z: tf.Tensor2D): tf.Tensor1D {
+  return tf.reshape(tf.matMul(tf.ones([1, z.shape[0]]), z), [z.shape[1]]) as tf.Tensor1D;
+}
+
+/**
+ * LayerNorm on tfjs-node through TensorFlow's fused batch norm: x `[…, D]` seen as NCHW
+ * `[1, N, D, 1]` — a "channel" per position, its D features the batch — is exactly x̂ per position
+ * (FusedBatchNormV3 with unit scale, zero offset, batch statistics; its gradient op gives ∂x from
+ * ∂x̂), then γ and β as two ops. One op each way instead of the composite's nine forward and a
+ * dozen backward over [N, D].
+ */
+function layerNormTensorflow<T extends tf.Tensor>(x: T, gamma: tf.Variable, beta: tf.Variable | null, eps: number): T {
+  const D = gamma.shape[0]!;
+  const N = x.size / D;
+  const shape = x.shape;
+  const withBias = beta !== null;
+  const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [input, g0] = args as [tf.Tensor, tf.Tensor];
+    const b0 = withBias ? (args[2] as tf.Tensor) : null;
+    const save = args[args.length - 1] as tf.GradSaveFunc;
+    const x4 = tf.reshape(input, [1, N, D, 1]);
+    const ones = tf.ones([N]);
+    const zeros = tf.zeros([N]);
+    const empty = tf.zeros([0]);
+    // Outputs: y, batch_mean, batch_variance, reserve_space_1, reserve_space_2, reserve_space_3.
+    const [y, mean, variance, r1, r2, r3] = runTensorflowOp('FusedBatchNormV3', [x4, ones, zeros, empty, empty], (b) => batchNormAttrs(b, eps, true), 6);
+    tf.dispose([mean!, variance!]);
+    const xhat = tf.reshape(y!, [N, D]); // [N, D]
+    save([x4, ones, r1!, r2!, r3!, xhat, g0]);
+    const out = tf.mul(xhat, g0);
+    return {
+      value: tf.reshape(b0 ? tf.add(out, b0) : out, shape),
+      gradFunc: (dy: tf.Tensor, saved: tf.Tensor[]) => {
+        const [sx4, sOnes, s1, s2, s3, sXhat, sGamma] = saved as tf.Tensor[];
+        const dy2 = tf.reshape(dy, [N, D]) as tf.Tensor2D;
+        const g4 = tf.reshape(tf.mul(dy2, sGamma!), [1, N, D, 1]); // ∂x̂
+        // Inputs: y_backprop, x, scale, reserve_space_1..3. Outputs: x_backprop, scale_backprop, offset_backprop, reserve_space_4, reserve_space_5.
+        const [dx4, ...rest] = runTensorflowOp('FusedBatchNormGradV3', [g4, sx4!, sOnes!, s1!, s2!, s3!], (b) => batchNormAttrs(b, eps, false), 5);
+        tf.dispose(rest);
+        const dx = tf.reshape(dx4!, shape);
+        const dGamma = columnSums(tf.mul(dy2, sXhat!) as tf.Tensor2D); // [D]
+        return withBias ? [dx, dGamma, columnSums(dy2)] : [dx, dGamma];
+      },
+    };
+  });
+  return (beta ? f(x, gamma, beta) : f(x, gamma)) as T;
 }
