@@ -12,6 +12,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
 import { ConfigError, Rng, setSimdThreads, setWasmFastPaths, simdStatus } from '@attend/core';
 import { fusedLayerAvailable, RNNLanguageModel, setFusedSequenceMode, setHandWrittenBackward, setTensorflowSequenceOps, type CellKind, type FusedSequenceMode } from '@attend/recurrent';
+import { fusedAdam } from '@attend/training';
 import { onEachBackend } from './backends.js';
 import { runPytorch, TORCH_DEVICES, type TorchDevice } from './pytorch.js';
 import { median, ratio, table } from './timing.js';
@@ -68,7 +69,7 @@ async function benchOurs(o: RnnBenchOptions, handWritten: boolean, { tensorflowO
   const beforeMode = setFusedSequenceMode(fused);
   const beforeThreads = threads === undefined ? undefined : setSimdThreads(threads);
   const model = new RNNLanguageModel({ cell: o.cell, vocabSize: o.vocab, embed: o.embed, hidden: o.hidden, layers: 1, seed: 0 });
-  const opt = tf.train.adam(2e-3);
+  const opt = fusedAdam(2e-3); // Attend's Adam (what `attend train` uses): tfjs's, one kernel per variable
   const { x, y } = batch(o, new Rng(0));
   try {
     const vars = Object.values(model.variables());

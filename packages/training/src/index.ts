@@ -28,6 +28,7 @@ export {
   type OptimizerType,
 } from './optimizer.js';
 export { exportVariables, importVariables, type StoredTensor } from './weights.js';
+export { ADAM_UPDATE, FusedAdamOptimizer, fusedAdam, registerAdamKernels } from './fused-adam.js';
 export { TrainingDivergedError, type LastCheckpoint } from './errors.js';
 export {
   train,

@@ -1,4 +1,5 @@
-// The optimizer wrapper: tfjs's Adam (tf.train.adam; Kingma & Ba 2015) or SGD, driven one step at a time
+// The optimizer wrapper: tfjs's Adam (Kingma & Ba 2015; as FusedAdamOptimizer, ./fused-adam.ts: the same
+// state and bits, one kernel per variable) or SGD, driven one step at a time
 // with the learning rate from a schedule, optional decoupled weight decay (AdamW, Loshchilov & Hutter 2019;
 // applied like nanoGPT to weights of rank ≥ 2 only), and an exact export/import of its state.
 //
@@ -14,6 +15,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, DataError, assertNumber, withDefaults } from '@attend/core';
 import { checkStoredMatches, type StoredTensor } from './weights.js';
+import { fusedAdam } from './fused-adam.js';
 import type { GradMap } from './clip.js';
 
 export type OptimizerType = 'adam' | 'sgd';
@@ -84,7 +86,7 @@ export class TrainingOptimizer {
 
   private make(): tf.Optimizer {
     const c = this.config;
-    return c.type === 'adam' ? tf.train.adam(c.lr, c.beta1, c.beta2, c.epsilon) : tf.train.sgd(c.lr);
+    return c.type === 'adam' ? fusedAdam(c.lr, c.beta1, c.beta2, c.epsilon) : tf.train.sgd(c.lr);
   }
 
   /** Updates applied so far. */
