@@ -1,9 +1,25 @@
-// Test helpers shared by the packages' vitest suites (private, never published): seeded normal
-// tensors, closeness checks against fixture values, a tensor-leak check, and a finite-difference
-// gradient check.
+// Test helpers shared by the packages' vitest suites (private, never published): backend activation
+// with the tensorflow skip rule, seeded normal tensors, closeness checks against fixture values, a
+// tensor-leak check, and a finite-difference gradient check.
 import * as tf from '@tensorflow/tfjs-core';
 import { Rng } from '@attend/core';
+import { selectBackend } from '@attend/core/node';
 import { expect } from 'vitest';
+
+/**
+ * Activates `backend` and returns '' — or, for tensorflow where tfjs-node is not built, the reason to
+ * skip (`ctx.skip(reason)`). Built is required where ATTEND_EXPECT_TENSORFLOW=1 (CI runs
+ * `attend setup tensorflow`); every other backend must load.
+ */
+export async function activateBackend(backend: 'cpu' | 'wasm' | 'tensorflow'): Promise<string> {
+  try {
+    await selectBackend({ prefer: backend, log: false });
+    return '';
+  } catch (err) {
+    if (backend !== 'tensorflow' || process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw err;
+    return `tensorflow backend not available here: ${(err as Error).message.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.trim()).join('; ') || (err as Error).message.split('\n')[0]}`;
+  }
+}
 
 /** A fixture value: a number or nested lists of them. */
 export type Nested = number | Nested[];

@@ -6,9 +6,8 @@
 // only masked sequences take them, unmasked ones running as TensorFlow ops); no tensor leaks.
 import * as tf from '@tensorflow/tfjs-core';
 import { setSimdThreads } from '@attend/core';
-import { selectBackend } from '@attend/core/node';
 import { afterEach, describe, expect, it } from 'vitest';
-import { randn } from '@attend/test-utils';
+import { activateBackend, randn } from '@attend/test-utils';
 import { GRU_LAYER, LSTM_LAYER, RNN_LAYER, RNNLayer, fusedLayerAvailable, setFusedSequenceMode, type RNNLayerConfig } from '../src/index.js';
 import { expectClose, expectNoLeak } from './helpers.js';
 
@@ -58,22 +57,11 @@ function run(layer: RNNLayer, withMask: boolean) {
   });
 }
 
-/** Whether the backend loads here (tensorflow needs `attend setup tensorflow`; CI sets ATTEND_EXPECT_TENSORFLOW=1). */
-async function activate(backend: 'cpu' | 'wasm' | 'tensorflow'): Promise<string> {
-  try {
-    await selectBackend({ prefer: backend, log: false });
-    return '';
-  } catch (err) {
-    if (backend !== 'tensorflow' || process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw err;
-    return `tensorflow backend not available here: ${(err as Error).message.split('\n')[0]}`;
-  }
-}
-
 describe.each(['cpu', 'wasm', 'tensorflow'] as const)('whole-layer kernels on %s', (backend) => {
   for (const H of [16, 12]) {
     for (const [name, cell, kernel] of CELLS) {
       it(`${name}, H = ${H}: equals the per-step path — outputs, final state, every gradient; masked and not; 1 and 2 threads`, async (ctx) => {
-        const skip = await activate(backend);
+        const skip = await activateBackend(backend);
         if (skip) return ctx.skip(skip);
         const layer = build(cell, H);
         for (const withMask of [false, true]) {
@@ -103,7 +91,7 @@ describe.each(['cpu', 'wasm', 'tensorflow'] as const)('whole-layer kernels on %s
   }
 
   it('leaks no tensors, forward + backward, every cell', async (ctx) => {
-    const skip = await activate(backend);
+    const skip = await activateBackend(backend);
     if (skip) return ctx.skip(skip);
     for (const [, cell] of CELLS) {
       const layer = build(cell, 16);

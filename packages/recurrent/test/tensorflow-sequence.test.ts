@@ -6,7 +6,7 @@
 // built; CI builds it (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1.
 import * as tf from '@tensorflow/tfjs-core';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { selectBackend } from '@attend/core/node';
+import { activateBackend } from '@attend/test-utils';
 import { gruLayerTensorflow, gruResetAfterLayerTensorflow, lstmLayerTensorflow, rnnLayerTensorflow } from '../src/tensorflow-sequence.js';
 import { tensorflowAvailable } from '../src/tensorflow-step.js';
 import { SimpleRNNCell } from '../src/simple-rnn.js';
@@ -22,13 +22,8 @@ const H = 4;
 let skip = '';
 
 beforeAll(async () => {
-  try {
-    await selectBackend({ prefer: 'tensorflow', log: false });
-  } catch (err) {
-    if (process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw err;
-    skip = (err as Error).message.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.trim()).join('; ');
-    console.warn(`skipped: tensorflow backend not available here (${skip})`);
-  }
+  skip = await activateBackend('tensorflow');
+  if (skip) console.warn(`skipped: ${skip}`);
 });
 
 function inputs(seed: number) {

@@ -3,19 +3,9 @@
 // gradient — on cpu, wasm (the AttendAdamUpdate kernel) and tensorflow (raw TensorFlow ops) where
 // tfjs-node is built (CI builds it and sets ATTEND_EXPECT_TENSORFLOW=1); no tensor leaks.
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '@attend/core/node';
+import { activateBackend } from '@attend/test-utils';
 import { describe, expect, it } from 'vitest';
 import { ADAM_UPDATE, FusedAdamOptimizer, fusedAdam } from '../src/index.js';
-
-async function on(backend: 'cpu' | 'wasm' | 'tensorflow'): Promise<string> {
-  try {
-    await selectBackend({ prefer: backend, log: false });
-    return '';
-  } catch (err) {
-    if (backend !== 'tensorflow' || process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw err;
-    return `tensorflow backend not available here: ${(err as Error).message.split('\n')[0]}`;
-  }
-}
 
 const SHAPES = [[33, 17], [17], [2, 3, 5], []];
 let serial = 0;
@@ -37,7 +27,7 @@ function train(opt: tf.AdamOptimizer, vars: tf.Variable[]): void {
 
 describe.each(['cpu', 'wasm', 'tensorflow'] as const)('FusedAdamOptimizer on %s', (backend) => {
   it('gives tf.train.adam\'s values, moments, accumulators and iteration count, bit for bit', async (ctx) => {
-    const skip = await on(backend);
+    const skip = await activateBackend(backend);
     if (skip) return ctx.skip(skip);
     const [a, b] = [variables(), variables()];
     const [stock, fused] = [tf.train.adam(0.02, 0.9, 0.99, 1e-7), fusedAdam(0.02, 0.9, 0.99, 1e-7)];

@@ -13,7 +13,6 @@
 // On cpu, and on tensorflow (tfjs-node) where it is built, whose LayerNorm and GELU take their own
 // paths (TensorFlow's fused batch norm, SigmoidGrad).
 import * as tf from '@tensorflow/tfjs-core';
-import { selectBackend } from '@attend/core/node';
 import { beforeAll, describe, expect, it } from 'vitest';
 import {
   crossEntropy,
@@ -27,26 +26,17 @@ import {
   TransformerEncoderLayer,
   type NormPlacement,
 } from '../src/index.js';
+import { activateBackend } from '@attend/test-utils';
 import { expectClose, free, loadGolden, record, t, type Nested, type Params } from './helpers.js';
 
 const golden = loadGolden();
 const { d: D, heads: H, dFF } = golden.meta;
 
-/**
- * cpu always; tensorflow (tfjs-node: TensorFlow's fused batch norm as LayerNorm, SigmoidGrad in GELU,
- * oneDNN matmuls) where it is built — CI builds it and sets ATTEND_EXPECT_TENSORFLOW=1.
- */
-async function backends(): Promise<string[]> {
-  try {
-    await selectBackend({ prefer: 'tensorflow', log: false });
-    return ['cpu', 'tensorflow'];
-  } catch (err) {
-    if (process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw err;
-    console.warn(`skipped on tensorflow: not available here (${(err as Error).message.split('\n')[0]})`);
-    return ['cpu'];
-  }
-}
-const BACKENDS = (await backends()) as ('cpu' | 'tensorflow')[];
+// cpu always; tensorflow (tfjs-node: TensorFlow's fused batch norm as LayerNorm, SigmoidGrad in GELU,
+// oneDNN matmuls) where it is built — CI builds it and sets ATTEND_EXPECT_TENSORFLOW=1.
+const tensorflowSkip = await activateBackend('tensorflow');
+if (tensorflowSkip) console.warn(`skipped on tensorflow: ${tensorflowSkip}`);
+const BACKENDS = tensorflowSkip ? (['cpu'] as const) : (['cpu', 'tensorflow'] as const);
 
 /** Loads `params` into `target` with setWeights (every name required) and frees the record. */
 function load(target: { setWeights(r: Record<string, tf.Tensor>): void }, params: Params): void {
@@ -57,7 +47,7 @@ function load(target: { setWeights(r: Record<string, tf.Tensor>): void }, params
 
 describe.each(BACKENDS)('on %s', (backend) => {
   beforeAll(async () => {
-    await selectBackend({ prefer: backend, log: false });
+    await activateBackend(backend);
   });
 
   describe('golden: MultiHeadAttention vs torch.nn.MultiheadAttention', () => {
