@@ -238,6 +238,94 @@ export function gruBackward(B: i32, T: i32, H: i32, b0: i32, b1: i32, WT: usize,
 }
 
 // ---------------------------------------------------------------------------------------------
+// The reset-after GRU (PyTorch's, Keras's, cuDNN's): one recurrent matmul a step, its bias b_h
+// inside, the reset scaling the candidate's part of it:
+//   [a_r, a_z, a_n] = h_{t−1}·W + b_h    r = σ(xp_r + a_r)    z = σ(xp_z + a_z)
+//   n = tanh(xp_n + r ⊙ a_n)             h_t = h_{t−1} + z ⊙ (n − h_{t−1})
+// xp [B, T, 3H]; W [H, 3H]; bh [3H]; acts [T, B, 3H] (r, z, n); an [T, B, H] (a_n, kept for the
+// backward); hs [T + 1, B, H] with row 0 = h_0; packed [B, T + 1, H].
+
+export function gruRAForward(B: i32, T: i32, H: i32, b0: i32, b1: i32, xp: usize, W: usize, bh: usize, mask: usize, acts: usize, an: usize, hs: usize, packed: usize, panel: usize): void {
+  const G = 3 * H;
+  const BH = B * H;
+  const rows = b1 - b0;
+  for (let t = 0; t < T; t++) {
+    const a0 = at(acts, (t * B + b0) * G);
+    for (let b = b0; b < b1; b++) memory.copy(at(acts, (t * B + b) * G), bh, <usize>G << 2);
+    gemm(a0, G, at(hs, t * BH + b0 * H), H, false, W, G, rows, H, G, panel, false); // a = b_h + h·W
+    for (let b = b0; b < b1; b++) {
+      const m = f32x4.splat(load<f32>(at(mask, b * T + t)));
+      const a = at(acts, (t * B + b) * G);
+      const x = at(xp, (b * T + t) * G);
+      const ho = t * BH + b * H;
+      const po = (b * (T + 1) + t) * H;
+      for (let u = 0; u < H; u += 4) {
+        const r = sigmoidv(f32x4.add(ld(at(x, u)), ld(at(a, u))));
+        const zz = sigmoidv(f32x4.add(ld(at(x, H + u)), ld(at(a, H + u))));
+        const aN = ld(at(a, 2 * H + u));
+        const n = tanhv(f32x4.add(ld(at(x, 2 * H + u)), f32x4.mul(r, aN)));
+        v128.store(at(an, ho + u), aN);
+        v128.store(at(a, u), r);
+        v128.store(at(a, H + u), zz);
+        v128.store(at(a, 2 * H + u), n);
+        const hPrev = ld(at(hs, ho + u));
+        const hc = f32x4.add(hPrev, f32x4.mul(zz, f32x4.sub(n, hPrev)));
+        v128.store(at(packed, po + u), f32x4.mul(m, hc));
+        v128.store(at(hs, ho + BH + u), blend(hPrev, hc, m));
+      }
+    }
+  }
+  for (let b = b0; b < b1; b++) memory.copy(at(packed, (b * (T + 1) + T) * H), at(hs, T * BH + b * H), <usize>H << 2);
+}
+
+/**
+ * Reset-after GRU BPTT for rows b0 …: dxp [B, T, 3H] = (dr̂, dẑ, dn̂) (the gradient of xp) and
+ * dA [B, T, 3H] = (dr̂, dẑ, d a_n) (of h·W + b_h); dh [B, H] ends as dh_0. WT = Wᵀ [3H, H] and panelT
+ * its packB; dzPanel, dAPanel: dxp's and dA's rows packed for `weightGradPacked` (H a multiple of 8).
+ */
+export function gruRABackward(B: i32, T: i32, H: i32, b0: i32, b1: i32, WT: usize, mask: usize, acts: usize, an: usize, hs: usize, dy: usize, dxp: usize, dA: usize, dh: usize, panelT: usize, dzPanel: usize, dAPanel: usize): void {
+  const G = 3 * H;
+  const BH = B * H;
+  const rows = b1 - b0;
+  const one = f32x4.splat(1);
+  for (let b = b0; b < b1; b++) memory.copy(at(dh, b * H), at(dy, (b * (T + 1) + T) * H), <usize>H << 2);
+  for (let t = T - 1; t >= 0; t--) {
+    for (let b = b0; b < b1; b++) {
+      const ms = load<f32>(at(mask, b * T + t));
+      const m = f32x4.splat(ms);
+      const keep = f32x4.splat(1 - ms);
+      const a = at(acts, (t * B + b) * G);
+      const d = at(dxp, (b * T + t) * G);
+      const dq = at(dA, (b * T + t) * G);
+      const so = b * H;
+      for (let u = 0; u < H; u += 4) {
+        const r = ld(at(a, u));
+        const zz = ld(at(a, H + u));
+        const n = ld(at(a, 2 * H + u));
+        const aN = ld(at(an, t * BH + so + u));
+        const hp = ld(at(hs, t * BH + so + u));
+        const dhOld = ld(at(dh, so + u));
+        const dhh = f32x4.mul(m, f32x4.add(ld(at(dy, (b * (T + 1) + t) * H + u)), dhOld));
+        const dZ = f32x4.mul(f32x4.mul(dhh, f32x4.sub(n, hp)), f32x4.mul(zz, f32x4.sub(one, zz)));
+        const dN = f32x4.mul(f32x4.mul(dhh, zz), f32x4.sub(one, f32x4.mul(n, n)));
+        const dR = f32x4.mul(f32x4.mul(dN, aN), f32x4.mul(r, f32x4.sub(one, r)));
+        v128.store(at(d, u), dR);
+        v128.store(at(d, H + u), dZ);
+        v128.store(at(d, 2 * H + u), dN);
+        v128.store(at(dq, u), dR);
+        v128.store(at(dq, H + u), dZ);
+        v128.store(at(dq, 2 * H + u), f32x4.mul(dN, r)); // d a_n = dn̂ ⊙ r
+        // dh_{t−1} = dĥ(1 − z) + (1 − m)dh, + dA·Wᵀ below
+        v128.store(at(dh, so + u), f32x4.add(f32x4.mul(dhh, f32x4.sub(one, zz)), f32x4.mul(keep, dhOld)));
+      }
+      if (dzPanel) packRow(dzPanel, T * B, t * B + b, d, G);
+      if (dAPanel) packRow(dAPanel, T * B, t * B + b, dq, G);
+    }
+    gemm(at(dh, b0 * H), H, at(dA, (b0 * T + t) * G), T * G, false, WT, H, rows, G, H, panelT, false);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
 // The vanilla RNN (tanh or relu). xp [B, T, H]; W [H, H]; acts [T, B, H] (ĥ); hs [T + 1, B, H]; packed [B, T + 1, H].
 
 export function rnnForward(B: i32, T: i32, H: i32, b0: i32, b1: i32, relu: bool, xp: usize, W: usize, mask: usize, acts: usize, hs: usize, packed: usize, panel: usize): void {

@@ -28,11 +28,13 @@ export interface SimdExports {
   layerNormGrad(...args: number[]): void;
   gruForward(...args: number[]): void;
   gruBackward(...args: number[]): void;
+  gruRAForward(...args: number[]): void;
+  gruRABackward(...args: number[]): void;
   rnnForward(...args: number[]): void;
   rnnBackward(...args: number[]): void;
 }
 export type SimdJob = Exclude<keyof SimdExports, 'transpose' | 'packB' | 'sumRows'>;
-const JOBS: readonly SimdJob[] = ['gemm', 'gemmBatch', 'linear', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'rnnForward', 'rnnBackward'];
+const JOBS: readonly SimdJob[] = ['gemm', 'gemmBatch', 'linear', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'gruRAForward', 'gruRABackward', 'rnnForward', 'rnnBackward'];
 
 const PAGE = 65536;
 /** Where our tensors start: the module's own static data (none today) stays below. */

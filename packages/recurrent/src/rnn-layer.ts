@@ -269,6 +269,8 @@ export class RNNLayer implements SequenceLayer {
       packed = fusedLayerPacked('lstm', x, cell.W_x as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_h as tf.Tensor2D, s0.h, { c0: s0.c!, mask });
     } else if (cell instanceof GRUCell && !cell.resetAfter && fusedLayerAvailable('gru', H, masked)) {
       packed = fusedLayerPacked('gru', x, cell.W_x as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_h as tf.Tensor2D, s0.h, { mask });
+    } else if (cell instanceof GRUCell && cell.resetAfter && fusedLayerAvailable('gruResetAfter', H, masked)) {
+      packed = fusedLayerPacked('gruResetAfter', x, cell.W_x as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_h as tf.Tensor2D, s0.h, { mask, b_h: cell.b_h as tf.Tensor1D });
     } else if (cell instanceof SimpleRNNCell && fusedLayerAvailable('rnn', H, masked)) {
       packed = fusedLayerPacked('rnn', x, cell.W_xh as tf.Tensor2D, cell.b as tf.Tensor1D, cell.W_hh as tf.Tensor2D, s0.h, { mask, activation: cell.activation });
     }

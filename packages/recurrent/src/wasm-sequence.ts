@@ -154,6 +154,43 @@ export function gruBackwardSimd(
   leaveXp(s, alloc, dxp, B, T, G, pDxp!, pDz!);
 }
 
+/** The reset-after GRU's layer forward (./fused-layer.ts; H a multiple of 8): packed [B, T + 1, H], acts [T, B, 3H] (r, z, n), an [T, B, H] (a_n), hs [T + 1, B, H]. */
+export function gruResetAfterForwardSimd(
+  s: SimdKernels, B: number, T: number, H: number,
+  xp: Projection, W: Arr, bh: Arr, h0: Arr, mask: Arr,
+  packed: Float32Array, acts: Float32Array, an: Float32Array, hs: Float32Array,
+): void {
+  const G = 3 * H;
+  const BH = B * H;
+  const alloc = s.layout();
+  const pXp = placeXp(s, alloc, xp, B, T, G);
+  const [pW, pBh, pMask, pActs, pAn, pHs, pPacked, pPanel] = [H * G, G, B * T, T * B * G, T * BH, (T + 1) * BH, B * (T + 1) * H, H * G].map(alloc) as number[];
+  s.write([[W, pW!], [bh, pBh!], [mask, pMask!], [h0, pHs!]]);
+  s.exports.packB(pPanel!, pW!, G, H, G);
+  s.run('gruRAForward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pXp, pW!, pBh!, pMask!, pActs!, pAn!, pHs!, pPacked!, pPanel!]));
+  s.read([[packed, pPacked!], [acts, pActs!], [an, pAn!], [hs, pHs!]]);
+}
+
+/** …and its backward: dW_h [H, 3H] = Σ h_{t−1}ᵀ·dA, db_h [3H] = Σ dA, dh0 [B, H], and the projection's gradients. */
+export function gruResetAfterBackwardSimd(
+  s: SimdKernels, B: number, T: number, H: number,
+  W: Arr, mask: Arr, acts: Arr, an: Arr, hs: Arr, dy: Arr,
+  proj: ProjectionGrad, dW: Float32Array, dbh: Float32Array, dh0: Float32Array,
+): void {
+  const G = 3 * H;
+  const BH = B * H;
+  const alloc = s.layout();
+  const [pW, pWT, pMask, pActs, pAn, pHs, pDy, pDxp, pDA, pDW, pDbh, pDh, pPanel, pDz, pDzA] = [H * G, G * H, B * T, T * B * G, T * BH, (T + 1) * BH, B * (T + 1) * H, B * T * G, B * T * G, H * G, G, BH, G * H, T * B * G, T * B * G].map(alloc) as number[];
+  s.write([[W, pW!], [mask, pMask!], [acts, pActs!], [an, pAn!], [hs, pHs!], [dy, pDy!]]);
+  s.exports.transpose(pWT!, pW!, H, G);
+  s.exports.packB(pPanel!, pWT!, H, G, H);
+  s.run('gruRABackward', batchSlices(s, B).map(([b0, b1]) => [B, T, H, b0, b1, pWT!, pMask!, pActs!, pAn!, pHs!, pDy!, pDxp!, pDA!, pDh!, pPanel!, pDz!, pDzA!]));
+  s.run('weightGradPacked', rowSlices(s, H).map(([k0, k1]) => [T, B, H, k0, k1, pHs!, pDzA!, G, pDW!, G]));
+  s.exports.sumRows(pDbh!, pDA!, B * T, G);
+  s.read([[dW, pDW!], [dbh, pDbh!], [dh0, pDh!]]);
+  leaveXp(s, alloc, proj, B, T, G, pDxp!, pDz!);
+}
+
 export function rnnForwardSimd(
   s: SimdKernels, B: number, T: number, H: number, relu: boolean,
   xp: Arr | Projection, W: Arr, h0: Arr, mask: Arr,
