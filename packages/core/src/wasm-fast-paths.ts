@@ -113,7 +113,7 @@ function splitV(args: Args): tf.TensorInfo[] {
   });
 }
 
-/** Multiply–adds per matrix from which a float32 product runs on the SIMD GEMM (below it, the copies in and out cost more than XNNPACK loses). */
+/** Multiply–adds per call (all of a batch's products together) from which a float32 product runs on the SIMD GEMM (below it, the copies in and out cost more than XNNPACK loses). */
 export const SIMD_MATMUL_MIN_MACS = 1 << 18;
 /** …and rows of the product: B is copied and packed on every call, which only M rows of work repay (sampling's 1 × H · H × 4H stays on XNNPACK). */
 export const SIMD_MATMUL_MIN_ROWS = 32;
@@ -135,8 +135,10 @@ function simdMatMul(s: SimdKernels, a: tf.TensorInfo, b: tf.TensorInfo, transpos
   const nB = sizeOf(batchDimsB);
   const same = batchDimsA.length === batchDimsB.length && batchDimsA.every((d, i) => d === batchDimsB[i]);
   if (!same && nA !== 1 && nB !== 1) return null;
-  if (M * N * K < SIMD_MATMUL_MIN_MACS || M < SIMD_MATMUL_MIN_ROWS || N === 0 || K === 0) return null;
   const batch = Math.max(nA, nB);
+  // Size over the whole batch: attention's 48 products of 64 × 32 · 32 × 64 are small one by one, and
+  // XNNPACK ran them at ~2 GFLOP/s (re-packing each B).
+  if (batch * M * N * K < SIMD_MATMUL_MIN_MACS || M < SIMD_MATMUL_MIN_ROWS || N === 0 || K === 0) return null;
   const outShape = [...(nA >= nB && batchDimsA.length >= batchDimsB.length ? batchDimsA : batchDimsB), M, N];
   const alloc = s.layout();
   const pA = alloc(nA * M * K);

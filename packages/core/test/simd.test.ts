@@ -46,8 +46,8 @@ function expectClose(got: Float32Array[], want: Float32Array[], tol: number): vo
   });
 }
 
-// Sizes above SIMD_MATMUL_MIN_MACS (2^18 multiply–adds per matrix) so that the SIMD GEMM takes them;
-// M, K, N deliberately not multiples of 4 or 8.
+// Sizes above SIMD_MATMUL_MIN_MACS (2^18 multiply–adds per call, a batch's products together) so that
+// the SIMD GEMM takes them; M, K, N deliberately not multiples of 4 or 8.
 const products: Record<string, () => tf.Tensor[]> = {
   'rank 2, every transpose combination': () => {
     const a = randn([67, 129], 1);
@@ -68,6 +68,12 @@ const products: Record<string, () => tf.Tensor[]> = {
     const aT = tf.transpose(a, [0, 1, 3, 2]);
     const bT = tf.transpose(b, [0, 1, 3, 2]);
     return [tf.matMul(a, b), tf.matMul(aT, b, true, false), tf.matMul(a, bT, false, true), tf.matMul(aT, bT, true, true)];
+  },
+  'a batch of 48 small products (attention\'s heads: below the threshold one by one, above it together)': () => {
+    const q = randn([12, 4, 33, 20], 13);
+    const k = randn([12, 4, 33, 20], 14);
+    const w = randn([12, 4, 33, 33], 15);
+    return [tf.matMul(q, k, false, true), tf.matMul(w, k), tf.matMul(w, q, true, false)];
   },
 };
 
