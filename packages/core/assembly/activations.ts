@@ -102,3 +102,28 @@ export function layerNormGrad(dx: usize, dgamma: usize, dbeta: usize, dy: usize,
     }
   }
 }
+
+// Adam's update (Kingma & Ba 2015) exactly as tfjs's AdamOptimizer computes it op by op in float32
+// (@attend/training's fused-adam.ts): every f32x4 operation here is IEEE-rounded like each of its ops.
+//   m' = m·β1 + g·(1 − β1)    v' = v·β2 + g²·(1 − β2)    w' = (m'/c1) / (√(v'/c2) + ε) · (−lr) + w
+// w, m, v are updated in place over i < n (n rounded up to a multiple of 4); the scalars come as f32 bits.
+export function adam(w: usize, m: usize, v: usize, g: usize, n: i32, b1Bits: i32, omb1Bits: i32, b2Bits: i32, omb2Bits: i32, c1Bits: i32, c2Bits: i32, epsBits: i32, negLrBits: i32): void {
+  const b1 = f32x4.splat(reinterpret<f32>(b1Bits));
+  const omb1 = f32x4.splat(reinterpret<f32>(omb1Bits));
+  const b2 = f32x4.splat(reinterpret<f32>(b2Bits));
+  const omb2 = f32x4.splat(reinterpret<f32>(omb2Bits));
+  const c1 = f32x4.splat(reinterpret<f32>(c1Bits));
+  const c2 = f32x4.splat(reinterpret<f32>(c2Bits));
+  const eps = f32x4.splat(reinterpret<f32>(epsBits));
+  const negLr = f32x4.splat(reinterpret<f32>(negLrBits));
+  for (let i = 0; i < n; i += 4) {
+    const o = <usize>i << 2;
+    const gi = ld(g + o);
+    const mi = f32x4.add(f32x4.mul(ld(m + o), b1), f32x4.mul(gi, omb1));
+    const vi = f32x4.add(f32x4.mul(ld(v + o), b2), f32x4.mul(f32x4.mul(gi, gi), omb2));
+    const denom = f32x4.add(f32x4.sqrt(f32x4.div(vi, c2)), eps);
+    v128.store(w + o, f32x4.add(f32x4.mul(f32x4.div(f32x4.div(mi, c1), denom), negLr), ld(w + o)));
+    v128.store(m + o, mi);
+    v128.store(v + o, vi);
+  }
+}

@@ -24,6 +24,7 @@ export interface SimdExports {
   weightGradPacked(...args: number[]): void;
   gelu(out: number, x: number, n: number): void;
   geluGrad(dx: number, x: number, dy: number, n: number): void;
+  adam(...args: number[]): void;
   layerNorm(...args: number[]): void;
   layerNormGrad(...args: number[]): void;
   gruForward(...args: number[]): void;
@@ -34,7 +35,7 @@ export interface SimdExports {
   rnnBackward(...args: number[]): void;
 }
 export type SimdJob = Exclude<keyof SimdExports, 'transpose' | 'packB' | 'sumRows'>;
-const JOBS: readonly SimdJob[] = ['gemm', 'gemmBatch', 'linear', 'gelu', 'geluGrad', 'layerNorm', 'layerNormGrad', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'gruRAForward', 'gruRABackward', 'rnnForward', 'rnnBackward'];
+const JOBS: readonly SimdJob[] = ['gemm', 'gemmBatch', 'linear', 'gelu', 'geluGrad', 'adam', 'layerNorm', 'layerNormGrad', 'lstmForward', 'lstmBackward', 'weightGrad', 'weightGradPacked', 'gruForward', 'gruBackward', 'gruRAForward', 'gruRABackward', 'rnnForward', 'rnnBackward'];
 
 const PAGE = 65536;
 /** Where our tensors start: the module's own static data (none today) stays below. */

@@ -1,13 +1,16 @@
 // FusedAdamOptimizer against tfjs's own AdamOptimizer: the same variables, moments and bias-correction
 // accumulators, bit for bit, over several steps with changing learning rates and a skipped (null)
-// gradient — on cpu, wasm (the AttendAdamUpdate kernel) and tensorflow (raw TensorFlow ops) where
+// gradient — on cpu, wasm (the AttendAdamUpdate kernel: the plain-JS loop and, for the big variable,
+// the SIMD module) and tensorflow (raw TensorFlow ops) where
 // tfjs-node is built (CI builds it and sets ATTEND_EXPECT_TENSORFLOW=1); no tensor leaks.
 import * as tf from '@tensorflow/tfjs-core';
 import { activateBackend } from '@attend/test-utils';
-import { describe, expect, it } from 'vitest';
+import { simdKernels } from '@attend/core';
+import { describe, expect, it, vi } from 'vitest';
 import { ADAM_UPDATE, FusedAdamOptimizer, fusedAdam } from '../src/index.js';
 
-const SHAPES = [[33, 17], [17], [2, 3, 5], []];
+/** Small ones (the plain-JS loop) and one of 130 × 129 = 16,770 elements, not a multiple of 4 (the SIMD module on cpu and wasm). */
+const SHAPES = [[33, 17], [17], [2, 3, 5], [], [130, 129]];
 let serial = 0;
 
 function variables(): tf.Variable[] {
@@ -34,7 +37,10 @@ describe.each(['cpu', 'wasm', 'tensorflow'] as const)('FusedAdamOptimizer on %s'
     expect(fused).toBeInstanceOf(FusedAdamOptimizer);
     train(stock, a);
     const before = tf.memory().numTensors;
+    const simd = backend === 'tensorflow' ? undefined : vi.spyOn(simdKernels()!, 'run');
     train(fused, b);
+    if (simd) expect(simd.mock.calls.filter(([job]) => job === 'adam').length).toBe(6); // the big variable, every step
+    simd?.mockRestore();
     const created = 2 * SHAPES.length; // the m and v slot variables
     expect(tf.memory().numTensors).toBe(before + created);
     if (backend !== 'tensorflow') expect(tf.getKernel(ADAM_UPDATE, backend)).toBeDefined();
