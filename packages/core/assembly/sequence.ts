@@ -151,6 +151,23 @@ export function weightGradPacked(T: i32, B: i32, H: i32, k0: i32, k1: i32, src: 
 // The taught GRU. xp [B, T, 3H] (r, z, n); W [H, 3H]; acts [T, B, 3H] (r, z, n); hs [T + 1, B, H]
 // with row 0 = h_0; packed [B, T + 1, H]; rh [T, B, H] scratch (r ⊙ h_{t−1}, kept for the backward).
 
+/** Rows b0 … b1 − 1: the final state h_T (row T of hs [T + 1, B, H]) into row T of packed [B, T + 1, H] (GRUs, RNN). */
+@inline function lastState(packed: usize, hs: usize, B: i32, b0: i32, b1: i32, T: i32, H: i32): void {
+  for (let b = b0; b < b1; b++) memory.copy(at(packed, (b * (T + 1) + T) * H), at(hs, (T * B + b) * H), <usize>H << 2);
+}
+/** Rows b0 … b1 − 1: dh starts as the gradient of the final state (row T of dy [B, T + 1, H]; GRUs, RNN). */
+@inline function stateGradFromOutput(dh: usize, dy: usize, b0: i32, b1: i32, T: i32, H: i32): void {
+  for (let b = b0; b < b1; b++) memory.copy(at(dh, b * H), at(dy, (b * (T + 1) + T) * H), <usize>H << 2);
+}
+
+/** h_t = h_{t−1} + z ⊙ (n − h_{t−1}) for lanes u … u + 3 of row `ho`: packed output m·h_t, hs row t + 1 the masked carry (both GRUs). */
+@inline function gruStore(packed: usize, po: i32, hs: usize, ho: i32, BH: i32, u: i32, zz: v128, n: v128, m: v128): void {
+  const hPrev = ld(at(hs, ho + u));
+  const hc = f32x4.add(hPrev, f32x4.mul(zz, f32x4.sub(n, hPrev)));
+  v128.store(at(packed, po + u), f32x4.mul(m, hc));
+  v128.store(at(hs, ho + BH + u), blend(hPrev, hc, m));
+}
+
 export function gruForward(B: i32, T: i32, H: i32, b0: i32, b1: i32, xp: usize, W: usize, mask: usize, acts: usize, hs: usize, packed: usize, rh: usize, panel: usize): void {
   const G = 3 * H;
   const BH = B * H;
@@ -172,17 +189,13 @@ export function gruForward(B: i32, T: i32, H: i32, b0: i32, b1: i32, xp: usize, 
       const ho = t * BH + b * H;
       const po = (b * (T + 1) + t) * H;
       for (let u = 0; u < H; u += 4) {
-        const zz = ld(at(a, H + u));
         const n = tanhv(ld(at(a, 2 * H + u)));
         v128.store(at(a, 2 * H + u), n);
-        const hPrev = ld(at(hs, ho + u));
-        const hc = f32x4.add(hPrev, f32x4.mul(zz, f32x4.sub(n, hPrev)));
-        v128.store(at(packed, po + u), f32x4.mul(m, hc));
-        v128.store(at(hs, ho + BH + u), blend(hPrev, hc, m));
+        gruStore(packed, po, hs, ho, BH, u, ld(at(a, H + u)), n, m);
       }
     }
   }
-  for (let b = b0; b < b1; b++) memory.copy(at(packed, (b * (T + 1) + T) * H), at(hs, T * BH + b * H), <usize>H << 2);
+  lastState(packed, hs, B, b0, b1, T, H);
 }
 
 /**
@@ -195,7 +208,7 @@ export function gruBackward(B: i32, T: i32, H: i32, b0: i32, b1: i32, WT: usize,
   const BH = B * H;
   const rows = b1 - b0;
   const one = f32x4.splat(1);
-  for (let b = b0; b < b1; b++) memory.copy(at(dh, b * H), at(dy, (b * (T + 1) + T) * H), <usize>H << 2);
+  stateGradFromOutput(dh, dy, b0, b1, T, H);
   for (let t = T - 1; t >= 0; t--) {
     for (let b = b0; b < b1; b++) {
       const m = f32x4.splat(load<f32>(at(mask, b * T + t)));
@@ -268,14 +281,11 @@ export function gruRAForward(B: i32, T: i32, H: i32, b0: i32, b1: i32, xp: usize
         v128.store(at(a, u), r);
         v128.store(at(a, H + u), zz);
         v128.store(at(a, 2 * H + u), n);
-        const hPrev = ld(at(hs, ho + u));
-        const hc = f32x4.add(hPrev, f32x4.mul(zz, f32x4.sub(n, hPrev)));
-        v128.store(at(packed, po + u), f32x4.mul(m, hc));
-        v128.store(at(hs, ho + BH + u), blend(hPrev, hc, m));
+        gruStore(packed, po, hs, ho, BH, u, zz, n, m);
       }
     }
   }
-  for (let b = b0; b < b1; b++) memory.copy(at(packed, (b * (T + 1) + T) * H), at(hs, T * BH + b * H), <usize>H << 2);
+  lastState(packed, hs, B, b0, b1, T, H);
 }
 
 /**
@@ -288,7 +298,7 @@ export function gruRABackward(B: i32, T: i32, H: i32, b0: i32, b1: i32, WT: usiz
   const BH = B * H;
   const rows = b1 - b0;
   const one = f32x4.splat(1);
-  for (let b = b0; b < b1; b++) memory.copy(at(dh, b * H), at(dy, (b * (T + 1) + T) * H), <usize>H << 2);
+  stateGradFromOutput(dh, dy, b0, b1, T, H);
   for (let t = T - 1; t >= 0; t--) {
     for (let b = b0; b < b1; b++) {
       const ms = load<f32>(at(mask, b * T + t));
@@ -348,14 +358,14 @@ export function rnnForward(B: i32, T: i32, H: i32, b0: i32, b1: i32, relu: bool,
       }
     }
   }
-  for (let b = b0; b < b1; b++) memory.copy(at(packed, (b * (T + 1) + T) * H), at(hs, T * BH + b * H), <usize>H << 2);
+  lastState(packed, hs, B, b0, b1, T, H);
 }
 
 export function rnnBackward(B: i32, T: i32, H: i32, b0: i32, b1: i32, relu: bool, WT: usize, mask: usize, acts: usize, dy: usize, dxp: usize, dh: usize, panelT: usize, dzPanel: usize): void {
   const rows = b1 - b0;
   const one = f32x4.splat(1);
   const zero = f32x4.splat(0);
-  for (let b = b0; b < b1; b++) memory.copy(at(dh, b * H), at(dy, (b * (T + 1) + T) * H), <usize>H << 2);
+  stateGradFromOutput(dh, dy, b0, b1, T, H);
   for (let t = T - 1; t >= 0; t--) {
     for (let b = b0; b < b1; b++) {
       const ms = load<f32>(at(mask, b * T + t));
