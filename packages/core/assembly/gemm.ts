@@ -9,6 +9,16 @@
 @inline export function ld(p: usize): v128 { return v128.load(p); }
 
 /**
+ * c + a·b on f32x4: one fused multiply–add in the relaxed-SIMD build (attend-simd-relaxed.wasm; the
+ * result rounded once, or twice where the CPU has no FMA — relaxed semantics), a multiply and an add
+ * in the baseline build. Only the GEMM's tiles use it: everything else keeps exact float32 steps.
+ */
+@inline function madd(a: v128, b: v128, c: v128): v128 {
+  if (ASC_FEATURE_RELAXED_SIMD) return f32x4.relaxed_madd(a, b, c);
+  return f32x4.add(c, f32x4.mul(a, b));
+}
+
+/**
  * C[4 × 8] += A·B over kc steps: c0 → C's tile (row stride ldc floats); pa → A's entries for this
  * tile at the first k (rows `lda` floats apart, or with transA consecutive with k rows lda apart);
  * pb → B's 8 floats at the first k, the next k `sb` bytes on (32 in a packed panel). `fresh`: start
@@ -32,13 +42,13 @@
   for (let k = 0; k < kc; k++) {
     const b0 = ld(pb), b1 = ld(pb + 16);
     let s = v128.load32_splat(pa);
-    a00 = f32x4.add(a00, f32x4.mul(s, b0)); a01 = f32x4.add(a01, f32x4.mul(s, b1));
+    a00 = madd(s, b0, a00); a01 = madd(s, b1, a01);
     s = v128.load32_splat(pa + o1);
-    a10 = f32x4.add(a10, f32x4.mul(s, b0)); a11 = f32x4.add(a11, f32x4.mul(s, b1));
+    a10 = madd(s, b0, a10); a11 = madd(s, b1, a11);
     s = v128.load32_splat(pa + o2);
-    a20 = f32x4.add(a20, f32x4.mul(s, b0)); a21 = f32x4.add(a21, f32x4.mul(s, b1));
+    a20 = madd(s, b0, a20); a21 = madd(s, b1, a21);
     s = v128.load32_splat(pa + o3);
-    a30 = f32x4.add(a30, f32x4.mul(s, b0)); a31 = f32x4.add(a31, f32x4.mul(s, b1));
+    a30 = madd(s, b0, a30); a31 = madd(s, b1, a31);
     pa += da;
     pb += sb;
   }

@@ -113,7 +113,7 @@ export const wasmCandidate: BackendCandidate = {
 /** What Attend's own SIMD module adds here (./simd.ts): its threads, or why it does not run. */
 export function simdDetail(): string {
   const s = simdStatus();
-  return s.available ? `Attend SIMD kernels on ${s.threads} thread${s.threads > 1 ? 's' : ''}` : `no Attend SIMD kernels (${s.reason})`;
+  return s.available ? `Attend SIMD kernels on ${s.threads} thread${s.threads > 1 ? 's' : ''}${s.relaxed ? ', relaxed SIMD (FMA)' : ''}` : `no Attend SIMD kernels (${s.reason})`;
 }
 
 /** The pure-JS backend: always works, ~50× slower than wasm. */

@@ -8,6 +8,7 @@
 // isolated; then callers keep their other path. Users: ./wasm-fast-paths.ts (BatchMatMul),
 // @attend/recurrent's fused sequences and layers, @attend/transformer's GELU and LayerNorm.
 import { BackendError, ConfigError } from './errors.js';
+import { ATTEND_SIMD_RELAXED_WASM_BASE64 } from './wasm/attend-simd-relaxed-wasm.js';
 import { ATTEND_SIMD_WASM_BASE64 } from './wasm/attend-simd-wasm.js';
 
 /** The module's exports (pointer arguments are byte offsets; see ../assembly/). */
@@ -93,6 +94,8 @@ export class SimdKernels {
     private readonly module: WebAssembly.Module,
     readonly memory: WebAssembly.Memory,
     private threads: number,
+    /** Whether this is the relaxed-SIMD build (fused multiply–adds in the GEMM). */
+    readonly relaxed = false,
   ) {
     this.exports = new WebAssembly.Instance(module, { env: { memory } }).exports as unknown as SimdExports;
     this.control = new Int32Array(new SharedArrayBuffer(MAX_THREADS * SLOTS * 4));
@@ -267,14 +270,40 @@ function decodeBase64(s: string): Uint8Array {
   return out;
 }
 
+/**
+ * The module to run: the relaxed-SIMD build (its GEMM tiles use fused multiply–adds: ~1.5–2× the
+ * baseline's products, no FMA in plain WebAssembly SIMD) where the runtime validates it — Node 22+
+ * as is; Node 20's V8 has relaxed SIMD behind --experimental-wasm-relaxed-simd, which is switched on
+ * here (V8 flags are process-wide; set before anything is compiled with it) — else the baseline.
+ * ATTEND_SIMD_RELAXED=0 keeps the baseline (1 or unset: relaxed where it validates).
+ */
+function chooseModule(): { bytes: Uint8Array; relaxed: boolean } {
+  const baseline = decodeBase64(ATTEND_SIMD_WASM_BASE64);
+  const proc = (globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?(id: string): unknown } }).process;
+  const env = proc?.env?.ATTEND_SIMD_RELAXED;
+  if (env !== undefined && env !== '' && env !== '0' && env !== '1') throw new ConfigError(`ATTEND_SIMD_RELAXED: expected 0 or 1, got "${env}"`);
+  if (env === '0') return { bytes: baseline, relaxed: false };
+  const relaxed = decodeBase64(ATTEND_SIMD_RELAXED_WASM_BASE64);
+  if (!WebAssembly.validate(relaxed as BufferSource)) {
+    const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
+    try {
+      v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+    } catch {
+      // an engine without the flag: the baseline below
+    }
+  }
+  return WebAssembly.validate(relaxed as BufferSource) ? { bytes: relaxed, relaxed: true } : { bytes: baseline, relaxed: false };
+}
+
 /** The SIMD kernels, or null (with `simdStatus()` saying why) where they cannot run. */
 export function simdKernels(): SimdKernels | null {
   if (instance !== undefined) return instance;
   try {
     if (typeof SharedArrayBuffer === 'undefined') throw new Error('SharedArrayBuffer is not available (a browser page must be cross-origin isolated)');
-    const module = new WebAssembly.Module(decodeBase64(ATTEND_SIMD_WASM_BASE64) as BufferSource);
+    const { bytes, relaxed } = chooseModule();
+    const module = new WebAssembly.Module(bytes as BufferSource);
     const memory = new WebAssembly.Memory({ initial: 2, maximum: 65536, shared: true });
-    instance = new SimdKernels(module, memory, defaultThreads());
+    instance = new SimdKernels(module, memory, defaultThreads(), relaxed);
   } catch (err) {
     unavailableReason = (err as Error).message;
     instance = null;
@@ -282,10 +311,10 @@ export function simdKernels(): SimdKernels | null {
   return instance;
 }
 
-/** Whether the SIMD kernels load here, how many threads they use, or why they do not load. */
-export function simdStatus(): { available: boolean; threads: number; reason?: string } {
+/** Whether the SIMD kernels load here, how many threads they use and whether the relaxed-SIMD build runs, or why they do not load. */
+export function simdStatus(): { available: boolean; threads: number; relaxed?: boolean; reason?: string } {
   const s = simdKernels();
-  return s ? { available: true, threads: s.threadCount } : { available: false, threads: 0, reason: unavailableReason };
+  return s ? { available: true, threads: s.threadCount, relaxed: s.relaxed } : { available: false, threads: 0, reason: unavailableReason };
 }
 
 /** Sets how many threads the SIMD kernels use (1 = this thread only); returns the previous count. */

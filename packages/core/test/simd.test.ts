@@ -84,12 +84,14 @@ describe('the SIMD module', () => {
     expect(status.threads).toBeGreaterThanOrEqual(1);
   });
 
-  it('the committed .wasm (and its base64) is what the committed AssemblyScript builds to', () => {
+  it('the committed .wasm files (and their base64) are what the committed AssemblyScript builds to, baseline and relaxed SIMD', () => {
     const out = mkdtempSync(join(tmpdir(), 'attend-simd-'));
     try {
       execFileSync(process.execPath, [join(root, 'scripts', 'build-wasm.mjs'), '--out', out], { stdio: 'pipe' });
-      expect(readFileSync(join(out, 'attend-simd.wasm')).equals(readFileSync(join(root, 'src', 'wasm', 'attend-simd.wasm')))).toBe(true);
-      expect(readFileSync(join(out, 'attend-simd-wasm.ts'), 'utf8')).toBe(readFileSync(join(root, 'src', 'wasm', 'attend-simd-wasm.ts'), 'utf8'));
+      for (const file of ['attend-simd', 'attend-simd-relaxed']) {
+        expect(readFileSync(join(out, `${file}.wasm`)).equals(readFileSync(join(root, 'src', 'wasm', `${file}.wasm`))), file).toBe(true);
+        expect(readFileSync(join(out, `${file}-wasm.ts`), 'utf8'), file).toBe(readFileSync(join(root, 'src', 'wasm', `${file}-wasm.ts`), 'utf8'));
+      }
     } finally {
       rmSync(out, { recursive: true, force: true });
     }
@@ -101,8 +103,33 @@ describe('the SIMD module', () => {
       const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: join(root, '..', '..'), env: { ...process.env, ATTEND_SIMD_THREADS: value }, encoding: 'utf8' });
       return JSON.parse(out.trim().split('\n').pop()!) as { available: boolean; threads: number; reason?: string };
     };
-    expect(status('3')).toEqual({ available: true, threads: 3 });
+    expect(status('3')).toMatchObject({ available: true, threads: 3 });
     expect(status('zero')).toEqual({ available: false, threads: 0, reason: 'ATTEND_SIMD_THREADS: expected an integer from 1 to 64, got "zero"' });
+  }, 60_000);
+
+  it('runs the relaxed-SIMD build (fused multiply–adds) where it validates, the baseline with ATTEND_SIMD_RELAXED=0, the same products within rounding; a bad value is named', () => {
+    const run = (value: string) => {
+      const code = [
+        `const core = await import(${JSON.stringify(pathToFileURL(join(root, 'src', 'index.ts')).href)});`,
+        `const node = await import(${JSON.stringify(pathToFileURL(join(root, 'src', 'node.ts')).href)});`,
+        `const tf = await import('@tensorflow/tfjs-core');`,
+        `await node.selectBackend({ prefer: 'wasm', log: false });`,
+        `const a = tf.randomNormal([67, 129], 0, 1, 'float32', 1), b = tf.randomNormal([129, 45], 0, 1, 'float32', 2);`,
+        `console.log(JSON.stringify({ status: core.simdStatus(), c: Array.from(tf.matMul(a, b).dataSync()) }));`,
+      ].join(' ');
+      const out = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: root, env: { ...process.env, ATTEND_SIMD_RELAXED: value }, encoding: 'utf8' });
+      return JSON.parse(out.trim().split('\n').pop()!) as { status: { available: boolean; relaxed?: boolean; reason?: string }; c: number[] };
+    };
+    const baseline = run('0');
+    const relaxed = run('1');
+    expect(baseline.status).toMatchObject({ available: true, relaxed: false });
+    expect(relaxed.status.available).toBe(true);
+    // Node 22+ validates relaxed SIMD as is; Node 20 after --experimental-wasm-relaxed-simd, which the module sets.
+    expect(relaxed.status.relaxed).toBe(true);
+    expect(Math.max(...relaxed.c.map((x, i) => Math.abs(x - baseline.c[i]!)))).toBeLessThan(1e-4);
+    expect(Math.max(...relaxed.c.map((x, i) => Math.abs(x - baseline.c[i]!)))).toBeGreaterThan(0); // FMA rounds differently: the other build really ran
+    const bad = execFileSync(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', `const m = await import(${JSON.stringify(pathToFileURL(join(root, 'src', 'index.ts')).href)}); console.log(JSON.stringify(m.simdStatus()));`], { cwd: root, env: { ...process.env, ATTEND_SIMD_RELAXED: 'yes' }, encoding: 'utf8' });
+    expect(JSON.parse(bad.trim().split('\n').pop()!)).toEqual({ available: false, threads: 0, reason: 'ATTEND_SIMD_RELAXED: expected 0 or 1, got "yes"' });
   }, 60_000);
 
   it('says how much memory a call needs, and what to do, when the WebAssembly memory cannot grow that far', () => {
