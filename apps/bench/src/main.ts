@@ -28,8 +28,11 @@ const BENCHES: Record<string, { summary: string; run: (argv: string[]) => Promis
     },
   },
   generate: {
-    summary: 'stateful sampling chars/s of a 2×512 LSTM per backend (--cell --layers --hidden --length --backends)',
-    run: (argv) => benchGenerate(parseGenerateArgs(argv)),
+    summary: 'stateful sampling chars/s of a 2×512 LSTM per backend (--cell --layers --hidden --length --backends; results in generate.json, generate-<cell>.json for other cells)',
+    run: async (argv) => {
+      const o = parseGenerateArgs(argv);
+      return { ...(await benchGenerate(o)), file: o.cell === 'lstm' ? 'generate.json' : `generate-${o.cell}.json` };
+    },
   },
   'char-rnn': {
     summary: 'quality: RNN, GRU and LSTM trained with the same budget on tinyshakespeare (--budget 15m | --steps N, --cells rnn,gru,lstm)',
