@@ -10,11 +10,13 @@
 // Why not TensorFlow's BlockLSTM / GRUBlockCell: they run their per-step matmul through Eigen (a
 // 32 × 320 × 1024 step took ~0.45 ms inside BlockLSTM and LSTMBlockCell, where MatMul — oneDNN —
 // does 32 × 256 × 1024 in 0.14), and BlockLSTMGrad accumulates ∂w with one small matmul per step.
+// Without a gradient tape (inference) the per-step values are freed instead of kept for a backward pass.
 // Unmasked sequences only (masked ones take the SIMD layer kernels, ./fused-layer.ts). Equations as
 // ./lstm.ts, ./gru.ts (the taught GRU, reset before the candidate's matmul, and the reset-after
 // variant) and ./simple-rnn.ts.
 import * as tf from '@tensorflow/tfjs-core';
 import { TensorflowOps, type TFHandle } from '@attend/core';
+import { recordingGradients } from './derived-weights.js';
 
 /** Gate blocks 1 and 2 swapped along the last axis: i, f, g, o ⇄ i, g, f, o (TensorFlow's LSTM order; its own inverse). */
 function swapFG(w: tf.Tensor, H: number): tf.Tensor {
@@ -118,11 +120,12 @@ const lstmOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       I.push(i), F.push(f), G.push(g), O.push(o), C.push(c), Co.push(co), Hs.push(h);
     }
     const value = ops.wrap(ops.stack([...Hs, c], 1)); // [B, T + 1, H]
-    const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
-    ops.free(...Hs);
-    // The per-step gate values for the backward pass, as tfjs tensors (stacking and unstacking them cost more).
-    const gates = [I, C, F, O, G, Co].flatMap((s) => s.map((h) => ops.wrap(h))); // 6T × [B, H]: i, c, f, o, g, tanh(c)
-    save([x, W_x, W_h, c0, hPrev, ...gates]);
+    if (recordingGradients()) {
+      const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
+      // The per-step gate values for the backward pass, as tfjs tensors (stacking and unstacking them cost more).
+      const gates = [I, C, F, O, G, Co].flatMap((s) => s.map((h) => ops.wrap(h))); // 6T × [B, H]: i, c, f, o, g, tanh(c)
+      save([x, W_x, W_h, c0, hPrev, ...gates]);
+    } // else (no tape: inference) the per-step handles are freed by dispose below
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => lstmOpsGrad(dy as tf.Tensor3D, saved, B, T, H);
     return { value, gradFunc };
   } finally {
@@ -207,8 +210,7 @@ function rnnOps(activation: 'tanh' | 'relu') {
         Hs.push(h);
       }
       const value = ops.wrap(ops.stack(Hs, 1)); // [B, T, H]
-      const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
-      save([x, W_xh, W_hh, hPrev, ...Hs.map((hh) => ops.wrap(hh))]);
+      if (recordingGradients()) save([x, W_xh, W_hh, previousStates(ops, h0Id!, Hs, B), ...Hs.map((hh) => ops.wrap(hh))]);
       const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => rnnOpsGrad(activation, dy as tf.Tensor3D, saved);
       return { value, gradFunc };
     } finally {
@@ -300,9 +302,11 @@ const gruOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       S.push(s), R.push(r!), Z.push(z!), N.push(n), Dn.push(dn), RH.push(rh), Hs.push(h);
     }
     const value = ops.wrap(ops.stack(Hs, 1)); // [B, T, H]
-    const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
-    const rhAll = rows(ops, RH, B, T); // [B·T, H]: r_t ⊙ h_{t−1}
-    save([x, W_x, W_h, h0, hPrev, rhAll, ...[S, R, Z, N, Dn, Hs].flatMap((l) => l.map((hh) => ops.wrap(hh)))]);
+    if (recordingGradients()) {
+      const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
+      const rhAll = rows(ops, RH, B, T); // [B·T, H]: r_t ⊙ h_{t−1}
+      save([x, W_x, W_h, h0, hPrev, rhAll, ...[S, R, Z, N, Dn, Hs].flatMap((l) => l.map((hh) => ops.wrap(hh)))]);
+    }
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => gruOpsGrad(dy as tf.Tensor3D, saved);
     return { value, gradFunc };
   } finally {
@@ -410,9 +414,7 @@ const gruResetAfterOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[
       S.push(s), R.push(r!), Z.push(z!), N.push(n), An.push(an!), Dn.push(dn), Hs.push(h);
     }
     const value = ops.wrap(ops.stack(Hs, 1)); // [B, T, H]
-    const hPrev = previousStates(ops, h0Id!, Hs, B); // [B·T, H]
-    ops.free(...Hs);
-    save([x, W_x, W_h, hPrev, ...[S, R, Z, N, An, Dn].flatMap((l) => l.map((hh) => ops.wrap(hh)))]);
+    if (recordingGradients()) save([x, W_x, W_h, previousStates(ops, h0Id!, Hs, B), ...[S, R, Z, N, An, Dn].flatMap((l) => l.map((hh) => ops.wrap(hh)))]);
     const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => gruResetAfterOpsGrad(dy as tf.Tensor3D, saved);
     return { value, gradFunc };
   } finally {

@@ -338,6 +338,32 @@ describe('rnnLayerTensorflow (TensorFlow ops per step)', () => {
 });
 
 describe('the TensorFlow-op sequences at the edges', () => {
+  it('without a gradient tape (inference) they give the same outputs and keep nothing', (ctx) => {
+    if (skip) return ctx.skip();
+    for (const cell of [new LSTMCell({ inputSize: D, hidden: H, seed: 37 }), new GRUCell({ inputSize: D, hidden: H, seed: 38 }), new GRUCell({ inputSize: D, hidden: H, resetAfter: true, seed: 39 }), new SimpleRNNCell({ inputSize: D, hidden: H, seed: 40 })]) {
+      const layer = new RNNLayer(cell);
+      const x = tf.randomNormal([B, T, D], 0, 1, 'float32', 71) as tf.Tensor3D;
+      const taped = tf.grad((xx: tf.Tensor) => tf.sum(layer.forward(xx as tf.Tensor3D).output)); // keeps its per-step values for the backward pass
+      const g = taped(x);
+      const before = tf.memory().numTensors;
+      const plain = layer.forward(x); // no tape
+      const withTape = tf.tidy(() => {
+        let out: tf.Tensor | undefined;
+        tf.grad((xx: tf.Tensor) => {
+          const o = layer.forward(xx as tf.Tensor3D).output;
+          out = tf.keep(tf.clone(o));
+          return tf.sum(o);
+        })(x);
+        return out!;
+      });
+      expect(maxDiff(plain.output, withTape), cell.constructor.name).toBe(0);
+      tf.dispose([plain, withTape]);
+      expect(tf.memory().numTensors, `${cell.constructor.name}: nothing kept`).toBe(before);
+      tf.dispose([g, x]);
+      layer.dispose();
+    }
+  });
+
   it('T = 1 and B = 1: every cell agrees with the hand-written path (output, final state, every gradient)', (ctx) => {
     if (skip) return ctx.skip();
     const cells = [
