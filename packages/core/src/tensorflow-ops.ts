@@ -1,6 +1,6 @@
 // TensorFlow ops executed by name on the `tensorflow` backend (tfjs-node): its binding runs any op
 // of libtensorflow's registry (tf.raw_ops.*), so fused kernels that tfjs does not expose —
-// BlockLSTM, GRUBlockCell, SparseSoftmaxCrossEntropyWithLogits — are one call away. Only the
+// LSTMBlockCellGrad, GRUBlockCell, FusedBatchNormV3, SparseSoftmaxCrossEntropyWithLogits — are one call away. Only the
 // tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a browser
 // `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';

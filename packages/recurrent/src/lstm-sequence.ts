@@ -15,7 +15,8 @@
 //             ĉ, ĥ = the step above;  c_t = m⊙ĉ + (1 − m)⊙c_{t−1};  h_t likewise;  y_t = m⊙ĥ
 //   backward  dĥ = m⊙(dy_t + dh_next);  dĉ_in = m⊙dc_next, then the equations above with dĥ, dĉ_in;
 //             dh_next = dz·W_hᵀ + (1 − m)⊙dh_next;  dc_next = dc⊙f + (1 − m)⊙dc_next
-// Used by RNNLayer for LSTM sequences (masked ones too) when TensorFlow's BlockLSTM is unavailable;
+// Used by RNNLayer for LSTM sequences (masked ones too) where neither a whole-layer kernel
+// (./fused-layer.ts) nor the TensorFlow-op path (./tensorflow-sequence.ts) applies;
 // on the backends where it wins, the same computation runs as one registered kernel (./fused-sequence.ts).
 import * as tf from '@tensorflow/tfjs-core';
 import { fusedLstmPacked, fusedSequenceAvailable } from './fused-sequence.js';
