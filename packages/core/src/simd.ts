@@ -239,16 +239,20 @@ export class SimdKernels {
   }
 }
 
-/** node:worker_threads when running in Node (no import, so bundlers for the browser see nothing). */
+/** Node's `process` where there is one (read through globalThis: no import, so bundlers for the browser see nothing). */
+const nodeProcess = () => (globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?(id: string): unknown } }).process;
+
+/** A Node built-in module (`node:os`, …), or undefined outside Node. */
+const builtin = <T>(id: string): T | undefined => nodeProcess()?.getBuiltinModule?.(id) as T | undefined;
+
+/** node:worker_threads when running in Node. */
 function workerThreads(): WorkerThreads | undefined {
-  const proc = (globalThis as { process?: { getBuiltinModule?(id: string): unknown } }).process;
-  return proc?.getBuiltinModule?.('node:worker_threads') as WorkerThreads | undefined;
+  return builtin<WorkerThreads>('node:worker_threads');
 }
 
 /** ATTEND_SIMD_THREADS if set (an integer 1 … 64), else one per core (at most 8); 1 without worker threads. */
 function defaultThreads(): number {
-  const proc = (globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?(id: string): unknown } }).process;
-  const env = proc?.env?.ATTEND_SIMD_THREADS;
+  const env = nodeProcess()?.env?.ATTEND_SIMD_THREADS;
   if (env !== undefined && env !== '') {
     const n = Number(env);
     if (!Number.isInteger(n) || n < 1 || n > MAX_THREADS) throw new ConfigError(`ATTEND_SIMD_THREADS: expected an integer from 1 to ${MAX_THREADS}, got ${JSON.stringify(env)}`);
@@ -256,8 +260,13 @@ function defaultThreads(): number {
     return n;
   }
   if (!workerThreads()) return 1;
-  const os = proc?.getBuiltinModule?.('node:os') as { availableParallelism?(): number } | undefined;
+  const os = builtin<{ availableParallelism?(): number }>('node:os');
   return Math.max(1, Math.min(8, os?.availableParallelism?.() ?? 1));
+}
+
+/** A float32's bits as an i32: how float scalars travel in the module's (i32) job arguments. */
+export function f32Bits(x: number): number {
+  return new Int32Array(Float32Array.of(x).buffer)[0]!;
 }
 
 let instance: SimdKernels | null | undefined;
@@ -278,21 +287,23 @@ function decodeBase64(s: string): Uint8Array {
  * ATTEND_SIMD_RELAXED=0 keeps the baseline (1 or unset: relaxed where it validates).
  */
 function chooseModule(): { bytes: Uint8Array; relaxed: boolean } {
-  const baseline = decodeBase64(ATTEND_SIMD_WASM_BASE64);
-  const proc = (globalThis as { process?: { env?: Record<string, string | undefined>; getBuiltinModule?(id: string): unknown } }).process;
-  const env = proc?.env?.ATTEND_SIMD_RELAXED;
+  const env = nodeProcess()?.env?.ATTEND_SIMD_RELAXED;
   if (env !== undefined && env !== '' && env !== '0' && env !== '1') throw new ConfigError(`ATTEND_SIMD_RELAXED: expected 0 or 1, got "${env}"`);
-  if (env === '0') return { bytes: baseline, relaxed: false };
-  const relaxed = decodeBase64(ATTEND_SIMD_RELAXED_WASM_BASE64);
-  if (!WebAssembly.validate(relaxed as BufferSource)) {
-    const v8 = proc?.getBuiltinModule?.('node:v8') as { setFlagsFromString(flags: string): void } | undefined;
-    try {
-      v8?.setFlagsFromString('--experimental-wasm-relaxed-simd');
-    } catch {
-      // an engine without the flag: the baseline below
-    }
+  if (env !== '0') {
+    const relaxed = decodeBase64(ATTEND_SIMD_RELAXED_WASM_BASE64);
+    const validates = () => WebAssembly.validate(relaxed as BufferSource);
+    if (validates() || (enableRelaxedSimd(), validates())) return { bytes: relaxed, relaxed: true };
   }
-  return WebAssembly.validate(relaxed as BufferSource) ? { bytes: relaxed, relaxed: true } : { bytes: baseline, relaxed: false };
+  return { bytes: decodeBase64(ATTEND_SIMD_WASM_BASE64), relaxed: false };
+}
+
+/** Node 20: V8's relaxed-SIMD flag (process-wide); a no-op elsewhere or where the engine has no such flag. */
+function enableRelaxedSimd(): void {
+  try {
+    builtin<{ setFlagsFromString(flags: string): void }>('node:v8')?.setFlagsFromString('--experimental-wasm-relaxed-simd');
+  } catch {
+    // an engine without the flag: the baseline
+  }
 }
 
 /** The SIMD kernels, or null (with `simdStatus()` saying why) where they cannot run. */

@@ -12,7 +12,7 @@
 // tensorflow (of a ~115 ms training step), 17.4 → 5.4 ms on wasm (of ~155; the plain-JS loop alone,
 // doing the divisions and square roots in double precision rounded after each, took 10 of them).
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuArrayIO, simdKernels, tensorflowAvailable, tensorflowBackend, TensorflowOps, wasmArrayIO, type KernelArrayIO, type SimdKernels, type TFHandle } from '@attend/core';
+import { cpuArrayIO, f32Bits, simdKernels, tensorflowAvailable, tensorflowBackend, TensorflowOps, wasmArrayIO, type KernelArrayIO, type SimdKernels, type TFHandle } from '@attend/core';
 
 export const ADAM_UPDATE = 'AttendAdamUpdate';
 
@@ -55,16 +55,13 @@ function adamUpdate(w: ArrayLike<number>, m: ArrayLike<number>, v: ArrayLike<num
 /** Elements from which the update runs on the SIMD module (below, copying in and out costs more than the loop). */
 const SIMD_MIN = 16384;
 
-/** f32 bits as an i32 (the SIMD module's job arguments are i32). */
-const bits = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0]!;
-
 /** `adamUpdate` on the SIMD module: the four arrays copied in, the three results out. */
 function adamUpdateSimd(s: SimdKernels, w: ArrayLike<number>, m: ArrayLike<number>, v: ArrayLike<number>, g: ArrayLike<number>, out: Float32Array[], sc: AdamScalars): void {
   const n4 = Math.ceil(out[0]!.length / 4) * 4;
   const alloc = s.layout();
   const [pW, pM, pV, pG] = [n4, n4, n4, n4].map(alloc) as [number, number, number, number];
   s.write([[w, pW], [m, pM], [v, pV], [g, pG]]);
-  const scalars = [sc.beta1, sc.oneMinusBeta1, sc.beta2, sc.oneMinusBeta2, sc.c1, sc.c2, sc.epsilon, sc.negLr].map(bits);
+  const scalars = [sc.beta1, sc.oneMinusBeta1, sc.beta2, sc.oneMinusBeta2, sc.c1, sc.c2, sc.epsilon, sc.negLr].map(f32Bits);
   // adam(w, m, v, g, n, β1, 1 − β1, β2, 1 − β2, c1, c2, ε, −lr) on elements lo … hi − 1
   s.run('adam', s.split(n4, 65536, 4).map(([lo, hi]) => [pW + lo * 4, pM + lo * 4, pV + lo * 4, pG + lo * 4, hi - lo, ...scalars]));
   s.read([[out[0]!, pW], [out[1]!, pM], [out[2]!, pV]]);

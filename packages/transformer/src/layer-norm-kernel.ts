@@ -6,15 +6,13 @@
 //   AttendLayerNorm      x [N…, D], gamma [D], beta [D] (optional) (attr eps) → y, x̂ (both shaped like x), rstd [N]
 //   AttendLayerNormGrad  dy, x̂, rstd, gamma → dx, dγ, dβ
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuArrayIO, simdKernels, wasmArrayIO, type KernelArrayIO, type SimdKernels } from '@attend/core';
+import { cpuArrayIO, f32Bits, simdKernels, wasmArrayIO, type KernelArrayIO, type SimdKernels } from '@attend/core';
 
 export const LAYER_NORM = 'AttendLayerNorm';
 export const LAYER_NORM_GRAD = 'AttendLayerNormGrad';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 
-/** ε as the bits of an f32 (the module's job arguments are i32). */
-const f32Bits = (x: number) => new Int32Array(Float32Array.of(x).buffer)[0]!;
 
 function simdOrThrow(name: string): SimdKernels {
   const s = simdKernels();

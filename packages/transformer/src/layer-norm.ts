@@ -5,7 +5,7 @@
 // it (pre-LN, Xiong et al. 2020; GPT-2).
 import * as tf from '@tensorflow/tfjs-core';
 import { layerNormKernel, layerNormKernelAvailable } from './layer-norm-kernel.js';
-import { assertBool, assertInt, assertNumber, assignWeights, configure, countParams, makeVariable, runTensorflowOp, ShapeError, tensorflowAvailable, type SetWeightsOptions, type TFBinding } from '@attend/core';
+import { assertBool, assertInt, assertNumber, assignWeights, columnSums, configure, countParams, makeVariable, runTensorflowOp, ShapeError, tensorflowAvailable, type SetWeightsOptions, type TFBinding } from '@attend/core';
 
 export interface LayerNormConfig {
   /** Size of the normalised (last) axis. Required. */
@@ -100,11 +100,6 @@ function batchNormAttrs(b: TFBinding, eps: number, withAvgFactor: boolean) {
     { name: 'is_training', type: b.TF_ATTR_BOOL, value: true },
   ];
   return withAvgFactor ? [...attrs, { name: 'exponential_avg_factor', type: b.TF_ATTR_FLOAT, value: 1 }] : attrs;
-}
-
-/** Σ over the rows of z `[N, D]` → `[D]` as ones·z (TensorFlow's column Sum took ~2× that product here). */
-function columnSums(z: tf.Tensor2D): tf.Tensor1D {
-  return tf.reshape(tf.matMul(tf.ones([1, z.shape[0]]), z), [z.shape[1]]) as tf.Tensor1D;
 }
 
 /**
