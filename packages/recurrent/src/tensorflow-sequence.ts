@@ -15,14 +15,10 @@
 // ./lstm.ts, ./gru.ts (the taught GRU, reset before the candidate's matmul, and the reset-after
 // variant) and ./simple-rnn.ts.
 import * as tf from '@tensorflow/tfjs-core';
-import { TensorflowOps, type TFHandle } from '@attend/core';
+import { columnSums, TensorflowOps, type TFHandle } from '@attend/core';
 import { recordingGradients } from './derived-weights.js';
-
-/** Gate blocks 1 and 2 swapped along the last axis: i, f, g, o ⇄ i, g, f, o (TensorFlow's LSTM order; its own inverse). */
-function swapFG(w: tf.Tensor, H: number): tf.Tensor {
-  const [i, f, g, o] = tf.split(w, [H, H, H, H], w.rank - 1);
-  return tf.concat([i!, g!, f!, o!], w.rank - 1);
-}
+import { unpackSequence } from './sequence-mask.js';
+import { swapFG } from './tensorflow-step.js';
 
 /** Z_x = X·W_x + b: x `[B, T, D]` → `[B, T, kH]` in one matmul. */
 function projectAll(x: tf.Tensor3D, W_x: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor3D {
@@ -54,13 +50,7 @@ function matTMul(ops: TensorflowOps, a: tf.Tensor2D, b: tf.Tensor2D): tf.Tensor2
 function inputGrads(ops: TensorflowOps, dZ: tf.Tensor2D, x: tf.Tensor3D, W_x: tf.Tensor2D): [tf.Tensor3D, tf.Tensor2D, tf.Tensor1D] {
   const [B, T, D] = x.shape;
   const [zId, wxId] = ops.ids([dZ, W_x]);
-  return [tf.reshape(ops.wrap(ops.matMul(zId!, wxId!, false, true)), [B, T, D]), matTMul(ops, tf.reshape(x, [B * T, D]), dZ), columnSums(ops, dZ)];
-}
-
-/** Σ over the rows of z `[N, k]` → `[k]`, as ones·z (tf.sum over 3,200 rows took 2× that product here). */
-function columnSums(ops: TensorflowOps, z: tf.Tensor2D): tf.Tensor1D {
-  const [zId, onesId] = ops.ids([z, tf.ones([1, z.shape[0]])]);
-  return tf.reshape(ops.wrap(ops.matMul(onesId!, zId!)), [z.shape[1]]);
+  return [tf.reshape(ops.wrap(ops.matMul(zId!, wxId!, false, true)), [B, T, D]), matTMul(ops, tf.reshape(x, [B * T, D]), dZ), columnSums(dZ)];
 }
 
 /** [h0, h_1 … h_{T−1}] as `[B·T, H]` rows (h_{t−1} for every t), from tfjs h0 and the handles of h_1 … h_T. */
@@ -76,14 +66,8 @@ function previousStates(ops: TensorflowOps, h0: number, hs: TFHandle[], B: numbe
  */
 export function lstmLayerTensorflow(x: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D, c0: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
   return tf.tidy(() => {
-    const packed = lstmOps(x, W_x, W_h, b, h0, c0) as tf.Tensor3D; // [B, T + 1, H]: h_1 … h_T, c_T
-    const [B, T1, H] = packed.shape;
-    const T = T1 - 1;
-    return {
-      hs: tf.slice(packed, [0, 0, 0], [B, T, H]) as tf.Tensor3D,
-      h: tf.reshape(tf.slice(packed, [0, T - 1, 0], [B, 1, H]), [B, H]) as tf.Tensor2D,
-      c: tf.reshape(tf.slice(packed, [0, T, 0], [B, 1, H]), [B, H]) as tf.Tensor2D,
-    };
+    const { hs, finals } = unpackSequence(lstmOps(x, W_x, W_h, b, h0, c0) as tf.Tensor3D, 1); // packed [B, T + 1, H]: h_1 … h_T, c_T
+    return { hs, h: lastStep(hs), c: finals[0]! };
   });
 }
 
@@ -267,15 +251,41 @@ function splitRZ<T extends tf.Tensor>(w: T, H: number): [T, T] {
   return [rz as T, n as T];
 }
 
+/** Both GRUs' input projections: [x·W_x[:, r z] + b[r z] `[B, T, 2H]`, x·W_x[:, n] + b[n] `[B, T, H]`]. */
+function projectGru(x: tf.Tensor3D, W_x: tf.Tensor2D, b: tf.Tensor1D, H: number): [tf.Tensor3D, tf.Tensor3D] {
+  const [W_rz, W_n] = splitRZ(W_x, H);
+  const [b_rz, b_n] = splitRZ(b, H);
+  return [projectAll(x, W_rz, b_rz), projectAll(x, W_n, b_n)];
+}
+
+/** Both GRUs' state update h_t = h + z ⊙ (n − h): h_t, and n − h (kept for ∂z). */
+function gruUpdate(ops: TensorflowOps, h: number | TFHandle, z: TFHandle, n: TFHandle): { h: TFHandle; nMinusH: TFHandle } {
+  const nMinusH = ops.one('Sub', [n, h]);
+  const zd = ops.one('Mul', [z, nMinusH]);
+  const next = ops.one('AddV2', [h, zd]);
+  ops.free(zd);
+  return { h: next, nMinusH };
+}
+
+/**
+ * Back through gruUpdate and n = tanh(n̄), from the full ∂h_t: ∂z = ∂h ⊙ (n − h), ∂h ⊙ (1 − z) (the
+ * direct part of ∂h_{t−1}) and ∂n̄ = ∂n ⊙ (1 − n²) with ∂n = ∂h ⊙ z.
+ */
+function gruUpdateGrad(ops: TensorflowOps, dh: TFHandle, z: number, n: number, nMinusH: number): { dz: TFHandle; dhDirect: TFHandle; dnPre: TFHandle } {
+  const dz = ops.one('Mul', [dh, nMinusH]);
+  const dn = ops.one('Mul', [dh, z]);
+  const dhDirect = ops.one('Sub', [dh, dn]);
+  const dnPre = ops.one('TanhGrad', [n, dn]);
+  ops.free(dn);
+  return { dz, dhDirect, dnPre };
+}
+
 const gruOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   const [x, W_x, W_h, b, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
   const [B, T] = x.shape;
   const H = W_h.shape[0];
-  const [W_xrz, W_xn] = splitRZ(W_x, H);
-  const [b_rz, b_n] = splitRZ(b, H);
   const [W_hrz, W_hn] = splitRZ(W_h, H);
-  const zrz = projectAll(x, W_xrz, b_rz); // [B, T, 2H]
-  const zn = projectAll(x, W_xn, b_n); // [B, T, H]
+  const [zrz, zn] = projectGru(x, W_x, b, H); // [B, T, 2H], [B, T, H]
   const ops = new TensorflowOps();
   try {
     const [zrzId, znId, whrzId, whnId, h0Id] = ops.ids([zrz, zn, W_hrz, W_hn, h0]);
@@ -295,11 +305,9 @@ const gruOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
       const nPre = ops.one('AddV2', [nh, Zn[t]!]);
       const n = ops.one('Tanh', [nPre]);
       ops.free(nh, nPre, Zn[t]);
-      const dn = ops.one('Sub', [n, h]); // n − h_{t−1}
-      const zd = ops.one('Mul', [z!, dn]);
-      h = ops.one('AddV2', [h, zd]); // h_t
-      ops.free(zd);
-      S.push(s), R.push(r!), Z.push(z!), N.push(n), Dn.push(dn), RH.push(rh), Hs.push(h);
+      const next = gruUpdate(ops, h, z!, n);
+      h = next.h;
+      S.push(s), R.push(r!), Z.push(z!), N.push(n), Dn.push(next.nMinusH), RH.push(rh), Hs.push(h);
     }
     const value = ops.wrap(ops.stack(Hs, 1)); // [B, T, H]
     if (recordingGradients()) {
@@ -324,7 +332,6 @@ function gruOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
     const [dyId, whrzId, whnId, h0Id] = ops.ids([dy, W_hrz, W_hn, h0]);
     const ids = ops.ids(perStep);
     const [S, R, Z, N, Dn, Hs] = [0, 1, 2, 3, 4, 5].map((k) => ids.slice(k * T, (k + 1) * T));
-    const concatAttrs = [ops.float, ops.int('N', 2), { name: 'Tidx', type: ops.bind.TF_ATTR_TYPE, value: ops.bind.TF_INT32 }];
     const axis1 = ops.int32(1);
     const dY = ops.unstack(dyId!, T, 1); // T × [B, H]
     const dRZ: TFHandle[] = new Array(T);
@@ -332,20 +339,17 @@ function gruOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
     let dh = dY[T - 1]!; // ∂h_t in full: from the output and from step t + 1
     for (let t = T - 1; t >= 0; t--) {
       const hp = t > 0 ? Hs![t - 1]! : h0Id!;
-      const dz = ops.one('Mul', [dh, Dn![t]!]); // ∂z = ∂h ⊙ (n − h)
-      const dn = ops.one('Mul', [dh, Z![t]!]); // ∂n = ∂h ⊙ z
-      const dh1 = ops.one('Sub', [dh, dn]); // ∂h ⊙ (1 − z)
-      const dnPre = ops.one('TanhGrad', [N![t]!, dn]); // ∂n̄
+      const { dz, dhDirect: dh1, dnPre } = gruUpdateGrad(ops, dh, Z![t]!, N![t]!, Dn![t]!);
       const drh = ops.matMul(dnPre, whnId!, false, true); // ∂(r ⊙ h) = ∂n̄·W_hnᵀ
       const dr = ops.one('Mul', [drh, hp]);
       const dh2 = ops.one('Mul', [drh, R![t]!]);
-      const drz = ops.one('ConcatV2', [dr, dz, axis1], concatAttrs); // ∂[r, z] [B, 2H]
+      const drz = ops.concat([dr, dz], axis1); // ∂[r, z] [B, 2H]
       const drzPre = ops.one('SigmoidGrad', [S![t]!, drz]); // ∂[r̄, z̄]
       const dh3 = ops.matMul(drzPre, whrzId!, false, true);
-      ops.free(dh, dz, dn, drh, dr, drz);
+      ops.free(dh, dz, drh, dr, drz);
       // ∂h_{t−1}: through the state, the reset, the gates, plus the output's own gradient at t − 1.
       const terms = t > 0 ? [dh1, dh2, dh3, dY[t - 1]!] : [dh1, dh2, dh3];
-      dh = ops.one('AddN', terms, [ops.float, ops.int('N', terms.length)]);
+      dh = ops.addN(terms);
       ops.free(...terms);
       dRZ[t] = drzPre;
       dN[t] = dnPre;
@@ -380,10 +384,7 @@ const gruResetAfterOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[
   const [x, W_x, W_h, b_x, b_h, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
   const [B, T] = x.shape;
   const H = W_h.shape[0];
-  const [W_xrz, W_xn] = splitRZ(W_x, H);
-  const [b_xrz, b_xn] = splitRZ(b_x, H);
-  const zrz = projectAll(x, W_xrz, b_xrz); // [B, T, 2H]
-  const zn = projectAll(x, W_xn, b_xn); // [B, T, H]
+  const [zrz, zn] = projectGru(x, W_x, b_x, H); // [B, T, 2H], [B, T, H]
   const ops = new TensorflowOps();
   try {
     const [zrzId, znId, whId, bhId, h0Id] = ops.ids([zrz, zn, W_h, b_h, h0]);
@@ -407,11 +408,9 @@ const gruResetAfterOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[
       const nPre = ops.one('AddV2', [Zn[t]!, m]);
       const n = ops.one('Tanh', [nPre]);
       ops.free(m, nPre, Zn[t]);
-      const dn = ops.one('Sub', [n, h]); // n − h_{t−1}
-      const zd = ops.one('Mul', [z!, dn]);
-      h = ops.one('AddV2', [h, zd]); // h_t
-      ops.free(zd);
-      S.push(s), R.push(r!), Z.push(z!), N.push(n), An.push(an!), Dn.push(dn), Hs.push(h);
+      const next = gruUpdate(ops, h, z!, n);
+      h = next.h;
+      S.push(s), R.push(r!), Z.push(z!), N.push(n), An.push(an!), Dn.push(next.nMinusH), Hs.push(h);
     }
     const value = ops.wrap(ops.stack(Hs, 1)); // [B, T, H]
     if (recordingGradients()) save([x, W_x, W_h, previousStates(ops, h0Id!, Hs, B), ...[S, R, Z, N, An, Dn].flatMap((l) => l.map((hh) => ops.wrap(hh)))]);
@@ -431,26 +430,22 @@ function gruResetAfterOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] 
     const [dyId, whId] = ops.ids([dy, W_h]);
     const ids = ops.ids(perStep);
     const [S, R, Z, N, An, Dn] = [0, 1, 2, 3, 4, 5].map((k) => ids.slice(k * T, (k + 1) * T));
-    const concatAttrs = [ops.float, ops.int('N', 2), { name: 'Tidx', type: ops.bind.TF_ATTR_TYPE, value: ops.bind.TF_INT32 }];
     const axis1 = ops.int32(1);
     const dY = ops.unstack(dyId!, T, 1); // T × [B, H]
     const dA: TFHandle[] = new Array(T); // ∂(h·W_h + b_h) [B, 3H]
     const dN: TFHandle[] = new Array(T); // ∂n̄ [B, H]
     let dh = dY[T - 1]!;
     for (let t = T - 1; t >= 0; t--) {
-      const dz = ops.one('Mul', [dh, Dn![t]!]); // ∂z = ∂h ⊙ (n − h)
-      const dn = ops.one('Mul', [dh, Z![t]!]); // ∂n = ∂h ⊙ z
-      const dh1 = ops.one('Sub', [dh, dn]); // ∂h ⊙ (1 − z)
-      const dnPre = ops.one('TanhGrad', [N![t]!, dn]); // ∂n̄
+      const { dz, dhDirect: dh1, dnPre } = gruUpdateGrad(ops, dh, Z![t]!, N![t]!, Dn![t]!);
       const dan = ops.one('Mul', [dnPre, R![t]!]); // ∂a_n = ∂n̄ ⊙ r
       const dr = ops.one('Mul', [dnPre, An![t]!]); // ∂r = ∂n̄ ⊙ a_n
-      const drz = ops.one('ConcatV2', [dr, dz, axis1], concatAttrs);
+      const drz = ops.concat([dr, dz], axis1);
       const drzPre = ops.one('SigmoidGrad', [S![t]!, drz]); // ∂[r̄, z̄]
-      const da = ops.one('ConcatV2', [drzPre, dan, axis1], concatAttrs); // ∂a [B, 3H]
+      const da = ops.concat([drzPre, dan], axis1); // ∂a [B, 3H]
       const dh2 = ops.matMul(da, whId!, false, true); // ∂a·W_hᵀ
-      ops.free(dh, dz, dn, dan, dr, drz, drzPre);
+      ops.free(dh, dz, dan, dr, drz, drzPre);
       const terms = t > 0 ? [dh1, dh2, dY[t - 1]!] : [dh1, dh2];
-      dh = ops.one('AddN', terms, [ops.float, ops.int('N', terms.length)]); // ∂h_{t−1}
+      dh = ops.addN(terms); // ∂h_{t−1}
       ops.free(...terms);
       dA[t] = da;
       dN[t] = dnPre;
@@ -459,7 +454,7 @@ function gruResetAfterOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] 
     const dNall = rows(ops, dN, B, T); // [B·T, H]
     const dZ = tf.concat([tf.slice(dAall, [0, 0], [B * T, 2 * H]), dNall], 1); // ∂Z_x [B·T, 3H]: r̄, z̄ shared with ∂a; n̄ its own
     const [dx, dWx, dbx] = inputGrads(ops, dZ, x, W_x);
-    return [dx, dWx, matTMul(ops, hPrev, dAall), dbx, columnSums(ops, dAall), ops.wrap(dh)];
+    return [dx, dWx, matTMul(ops, hPrev, dAall), dbx, columnSums(dAall), ops.wrap(dh)];
   } finally {
     ops.dispose();
   }

@@ -15,8 +15,8 @@ export { tensorflowAvailable };
 /** The attribute T = float32 that TensorFlow's RNN cell ops take. */
 const floatT = (bind: TFBinding) => [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }];
 
-/** Swaps gate blocks 1 and 2 along the last axis: i, f, g, o ⇄ i, g, f, o (its own inverse). */
-function swapFG(w: tf.Tensor, H: number): tf.Tensor {
+/** Swaps gate blocks 1 and 2 along the last axis: i, f, g, o ⇄ i, g, f, o (TensorFlow's LSTM order; its own inverse). */
+export function swapFG(w: tf.Tensor, H: number): tf.Tensor {
   const [i, f, g, o] = tf.split(w, [H, H, H, H], w.rank - 1);
   return tf.concat([i!, g!, f!, o!], w.rank - 1);
 }
