@@ -36,8 +36,8 @@ export function setHandWrittenBackward(on: boolean): boolean {
 
 let useTensorflowOps = true;
 /**
- * Turns the TensorFlow-op sequences on tfjs-node (./tensorflow-sequence.ts: the LSTM, the taught GRU
- * and the vanilla RNN, unmasked) on or off (default on); off, those cells take the SIMD layer kernels
+ * Turns the TensorFlow-op sequences on tfjs-node (./tensorflow-sequence.ts: the LSTM, both GRUs and
+ * the vanilla RNN, unmasked) on or off (default on); off, those cells take the SIMD layer kernels
  * or the hand-written BPTT there too (for benchmarks and tests). Returns the previous setting.
  */
 export function setTensorflowSequenceOps(on: boolean): boolean {
