@@ -2,8 +2,11 @@
 // the LSTM (`AttendLSTMSequence` / `AttendLSTMSequenceGrad`), the taught GRU (`AttendGRUSequence` /
 // `…Grad`) and the vanilla RNN (`AttendRNNSequence` / `…Grad`, attr `activation` tanh | relu), each
 // a forward over all T steps that keeps what backward needs and a BPTT kernel, with the gradient
-// registered for the forward kernel. Registered on `cpu` and `wasm`; each kernel runs on the
-// WebAssembly SIMD module with the batch split over threads (./wasm-sequence.ts) where it loads (in
+// registered for the forward kernel; and the reset-after GRU (`AttendGRUResetAfterSequence` /
+// `…Grad`) on `webgpu` only (cpu, wasm and tensorflow have their own paths for that cell:
+// ./fused-layer.ts, ./tensorflow-sequence.ts, else the per-step one). Registered on `cpu`, `wasm`
+// and (in WGSL, ./webgpu-sequence.ts) `webgpu`; on cpu and wasm each kernel runs on the WebAssembly
+// SIMD module with the batch split over threads (./wasm-sequence.ts) where it loads (in
 // Node) and H is a multiple of 4, else as the plain JS below over the backend's arrays. Used
 // automatically on cpu (either way it beats the per-step ops, since the pure-JS backend pays for every
 // op and intermediate array) and on wasm when on the SIMD module (the plain JS there loses to the
@@ -12,6 +15,7 @@
 // stay the reference (their headers give the backward equations):
 //   LSTM  z = xp_t + h_{t−1}·W_h;  i, f, o = σ(z_i, z_f, z_o);  g = tanh(z_g);  ĉ = f⊙c + i⊙g;  ĥ = o⊙tanh(ĉ)
 //   GRU   [r, z] = σ(xp_rz + h·W_rz);  n = tanh(xp_n + (r⊙h)·W_n);  ĥ = h + z⊙(n − h)
+//   GRU reset-after  a = h·W_h + b_h;  [r, z] = σ(xp_rz + a_rz);  n = tanh(xp_n + r⊙a_n);  ĥ = h + z⊙(n − h)
 //   RNN   ĥ = act(xp_t + h·W_hh)
 //   mask  h_t = m⊙ĥ + (1 − m)⊙h_{t−1} (c likewise);  y_t = m⊙ĥ
 // Kernels (outputs after `packed` are what the gradient needs):
@@ -20,11 +24,13 @@
 //                       cs [T + 1, B, H] (c_0..c_T, carried), tcs [T, B, H] (tanh ĉ), hs [T + 1, B, H]
 //   AttendGRUSequence   xp [B, T, 3H], W_h [H, 3H], h0, mask → packed [B, T + 1, H] (y_1..y_T, h_T),
 //                       acts [T, B, 3H] (r, z, n), hs [T + 1, B, H]
+//   AttendGRUResetAfterSequence  xp [B, T, 3H], W_h [H, 3H], b_h [3H], h0, mask → packed [B, T + 1, H],
+//                       acts [T, B, 3H] (r, z, n), an [T, B, H] (a_n = h·W_hn + b_hn), hs [T + 1, B, H]
 //   AttendRNNSequence   xp [B, T, H], W_h [H, H], h0, mask → packed [B, T + 1, H], acts [T, B, H] (ĥ), hs
-//   …Grad               W_h, mask, the saved outputs, dy (d packed) → dxp, dW_h, dh0 (, dc0)
+//   …Grad               W_h, mask, the saved outputs, dy (d packed) → dxp, dW_h (, db_h), dh0 (, dc0)
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, cpuArrayIO, wasmArrayIO, type KernelArrayIO } from '@attend/core';
-import { gruForwardWebgpu, gruGradWebgpu, lstmForwardWebgpu, lstmGradWebgpu, rnnForwardWebgpu, rnnGradWebgpu } from './webgpu-sequence.js';
+import { gruForwardWebgpu, gruGradWebgpu, gruResetAfterForwardWebgpu, gruResetAfterGradWebgpu, lstmForwardWebgpu, lstmGradWebgpu, rnnForwardWebgpu, rnnGradWebgpu } from './webgpu-sequence.js';
 import { gruBackwardSimd, gruForwardSimd, lstmBackwardSimd, lstmForwardSimd, rnnBackwardSimd, rnnForwardSimd, simdFor } from './wasm-sequence.js';
 
 export const LSTM_SEQUENCE = 'AttendLSTMSequence';
@@ -33,9 +39,13 @@ export const GRU_SEQUENCE = 'AttendGRUSequence';
 export const GRU_SEQUENCE_GRAD = 'AttendGRUSequenceGrad';
 export const RNN_SEQUENCE = 'AttendRNNSequence';
 export const RNN_SEQUENCE_GRAD = 'AttendRNNSequenceGrad';
+export const GRU_RESET_AFTER_SEQUENCE = 'AttendGRUResetAfterSequence';
+export const GRU_RESET_AFTER_SEQUENCE_GRAD = 'AttendGRUResetAfterSequenceGrad';
 
 /** The backends this module has kernels for (webgpu's in WGSL: ./webgpu-sequence.ts). */
 export const FUSED_SEQUENCE_BACKENDS: readonly string[] = ['cpu', 'wasm', 'webgpu'];
+/** …and those it has the reset-after GRU's for (see the header). */
+const GRU_RESET_AFTER_BACKENDS: readonly string[] = ['webgpu'];
 /** Where mode 'auto' uses them: where they beat the per-step path (see the header). */
 const AUTO_BACKENDS: readonly string[] = ['cpu'];
 /** …and where they do when they run on the SIMD module (./wasm-sequence.ts). */
@@ -433,10 +443,23 @@ function gruOrRnnGradConfig(kernelName: string, gradName: string): tf.GradConfig
   };
 }
 
+// The reset-after GRU (registered on webgpu only): its forward kernel's gradient (acts, an, hs saved).
+const gruResetAfterGradConfig: tf.GradConfig = {
+  kernelName: GRU_RESET_AFTER_SEQUENCE,
+  inputsToSave: ['W_h', 'mask'],
+  outputsToSave: [false, true, true, true],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+    const [W_h, mask, acts, an, hs] = saved as tf.Tensor[];
+    const dPacked = (Array.isArray(dy) ? dy[0] : dy)!;
+    const [dxp, dW, db, dh0] = tf.engine().runKernel(GRU_RESET_AFTER_SEQUENCE_GRAD, { W_h: W_h!, mask: mask!, acts: acts!, an: an!, hs: hs!, dy: dPacked }) as tf.Tensor[];
+    return { xp: () => dxp!, W_h: () => dW!, b_h: () => db!, h0: () => dh0!, mask: () => tf.zerosLike(mask!) };
+  },
+};
+
 // ---------------------------------------------------------------------------------------------
 // Registration, mode and the entry points.
 
-/** Registers the kernels (cpu, wasm, webgpu) and their gradients where missing; safe to call more than once. */
+/** Registers the kernels (cpu, wasm, webgpu; the reset-after GRU's on webgpu) and their gradients where missing; safe to call more than once. */
 export function registerFusedSequences(): void {
   const kernels: [string, string, tf.KernelFunc][] = [];
   for (const [backend, io] of [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const) {
@@ -453,6 +476,7 @@ export function registerFusedSequences(): void {
     [LSTM_SEQUENCE, lstmForwardWebgpu], [LSTM_SEQUENCE_GRAD, lstmGradWebgpu],
     [GRU_SEQUENCE, gruForwardWebgpu], [GRU_SEQUENCE_GRAD, gruGradWebgpu],
     [RNN_SEQUENCE, rnnForwardWebgpu], [RNN_SEQUENCE_GRAD, rnnGradWebgpu],
+    [GRU_RESET_AFTER_SEQUENCE, gruResetAfterForwardWebgpu], [GRU_RESET_AFTER_SEQUENCE_GRAD, gruResetAfterGradWebgpu],
   ];
   for (const [name, f] of webgpu) kernels.push([name, 'webgpu', f as unknown as tf.KernelFunc]);
   for (const [kernelName, backendName, kernelFunc] of kernels) {
@@ -461,6 +485,7 @@ export function registerFusedSequences(): void {
   if (!tf.getGradient(LSTM_SEQUENCE)) tf.registerGradient(lstmGradConfig);
   if (!tf.getGradient(GRU_SEQUENCE)) tf.registerGradient(gruOrRnnGradConfig(GRU_SEQUENCE, GRU_SEQUENCE_GRAD));
   if (!tf.getGradient(RNN_SEQUENCE)) tf.registerGradient(gruOrRnnGradConfig(RNN_SEQUENCE, RNN_SEQUENCE_GRAD));
+  if (!tf.getGradient(GRU_RESET_AFTER_SEQUENCE)) tf.registerGradient(gruResetAfterGradConfig);
 }
 
 export type FusedSequenceMode = 'auto' | 'fused' | 'composite';
@@ -471,7 +496,7 @@ let mode: FusedSequenceMode = 'auto';
  * Where recurrent sequences (./lstm-sequence.ts, ./gru-sequence.ts, ./rnn-sequence.ts, hence
  * RNNLayer) use the fused kernels: `'auto'` (default) on the backends where they win (cpu; wasm
  * where the SIMD module runs them),
- * `'fused'` wherever they are registered (cpu, wasm), `'composite'` never. Returns the previous mode.
+ * `'fused'` wherever they are registered (cpu, wasm, webgpu), `'composite'` never. Returns the previous mode.
  */
 export function setFusedSequenceMode(m: FusedSequenceMode): FusedSequenceMode {
   if (!FUSED_SEQUENCE_MODES.includes(m)) throw new ConfigError(`setFusedSequenceMode: expected one of ${FUSED_SEQUENCE_MODES.join(', ')}, got ${JSON.stringify(m)}`);
@@ -495,6 +520,14 @@ export function fusedSequenceAvailable(hidden?: number): boolean {
   return (hidden !== undefined && simdFor(hidden) ? AUTO_BACKENDS_SIMD : AUTO_BACKENDS).includes(tf.getBackend());
 }
 
+/**
+ * Whether the reset-after GRU's sequence kernel runs here: where it is registered (webgpu) and
+ * fusedSequenceAvailable says so (so on webgpu in mode 'fused' only, for now).
+ */
+export function fusedGruResetAfterAvailable(hidden?: number): boolean {
+  return GRU_RESET_AFTER_BACKENDS.includes(tf.getBackend()) && fusedSequenceAvailable(hidden);
+}
+
 /** Runs a forward kernel with a float mask (all ones without one) and returns its packed output. */
 function runPacked(kernel: string, inputs: tf.NamedTensorMap, B: number, T: number, mask?: tf.Tensor2D, attrs?: tf.NamedAttrMap): tf.Tensor3D {
   registerFusedSequences();
@@ -512,6 +545,11 @@ export function fusedLstmPacked(xp: tf.Tensor3D, W_h: tf.Tensor2D, h0: tf.Tensor
 /** Taught GRU: xp `[B, T, 3H]`, W_h `[H, 3H]`, h0 `[B, H]`, mask? → packed `[B, T + 1, H]` (y_1..y_T, h_T). */
 export function fusedGruPacked(xp: tf.Tensor3D, W_h: tf.Tensor2D, h0: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tensor3D {
   return runPacked(GRU_SEQUENCE, { xp, W_h, h0 }, xp.shape[0], xp.shape[1], mask);
+}
+
+/** Reset-after GRU: xp `[B, T, 3H]`, W_h `[H, 3H]`, b_h `[3H]`, h0 `[B, H]`, mask? → packed `[B, T + 1, H]` (y_1..y_T, h_T). */
+export function fusedGruResetAfterPacked(xp: tf.Tensor3D, W_h: tf.Tensor2D, b_h: tf.Tensor1D, h0: tf.Tensor2D, mask?: tf.Tensor2D): tf.Tensor3D {
+  return runPacked(GRU_RESET_AFTER_SEQUENCE, { xp, W_h, b_h, h0 }, xp.shape[0], xp.shape[1], mask);
 }
 
 /** Vanilla RNN: xp `[B, T, H]`, W_hh `[H, H]`, h0 `[B, H]`, mask? → packed `[B, T + 1, H]` (y_1..y_T, h_T). */

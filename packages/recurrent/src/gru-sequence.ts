@@ -18,9 +18,10 @@
 //             dW_h = Σ_t hᵀ dhp;  db_h = Σ_t Σ_batch dhp
 // (the weight gradients one matmul / one sum each over all timesteps at the end). With a mask,
 // padded steps carry the state through (./sequence-mask.ts). Used by RNNLayer for every GRU (the
-// taught one as one registered kernel each way where that wins: ./fused-sequence.ts).
+// taught one as one registered kernel each way where that wins, the reset-after one on webgpu in
+// mode 'fused': ./fused-sequence.ts).
 import * as tf from '@tensorflow/tfjs-core';
-import { fusedGruPacked, fusedSequenceAvailable } from './fused-sequence.js';
+import { fusedGruPacked, fusedGruResetAfterAvailable, fusedGruResetAfterPacked, fusedSequenceAvailable } from './fused-sequence.js';
 import { carry, maskOutput, splitArgs, timeMajorMask, unpackSequence } from './sequence-mask.js';
 
 /**
@@ -49,7 +50,9 @@ export function gruResetAfterSequence(
   mask?: tf.Tensor2D,
 ): { hs: tf.Tensor3D; h: tf.Tensor2D } {
   return tf.tidy(() => {
-    const packed = (mask ? gruResetAfterPacked(xp, W_h, b_h, h0, timeMajorMask(mask)) : gruResetAfterPacked(xp, W_h, b_h, h0)) as tf.Tensor3D;
+    const packed = fusedGruResetAfterAvailable(W_h.shape[0])
+      ? fusedGruResetAfterPacked(xp, W_h, b_h, h0, mask) // one registered kernel each way (webgpu: ./fused-sequence.ts)
+      : ((mask ? gruResetAfterPacked(xp, W_h, b_h, h0, timeMajorMask(mask)) : gruResetAfterPacked(xp, W_h, b_h, h0)) as tf.Tensor3D); // [B, T + 1, H]
     const { hs, finals } = unpackSequence(packed, 1);
     return { hs, h: finals[0]! };
   });

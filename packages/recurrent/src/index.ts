@@ -55,6 +55,8 @@ export { glorotUniform, type SetWeightsOptions } from '@attend/core';
 export {
   FUSED_SEQUENCE_BACKENDS,
   FUSED_SEQUENCE_MODES,
+  GRU_RESET_AFTER_SEQUENCE,
+  GRU_RESET_AFTER_SEQUENCE_GRAD,
   GRU_SEQUENCE,
   GRU_SEQUENCE_GRAD,
   LSTM_SEQUENCE,

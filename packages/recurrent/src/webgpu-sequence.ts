@@ -1,12 +1,16 @@
 // The fused recurrent sequences of ./fused-sequence.ts on the `webgpu` backend, in WGSL: the same
 // kernel names, inputs, outputs, equations and layouts (that file's header gives them). Forward: ONE
-// dispatch per timestep for the LSTM and the vanilla RNN (an invocation per (b, u) computes its
-// unit's gate pre-activations — rows of h_{t−1}·W_h — and the state update), two for the GRU (r and z
-// first: the candidate's matmul needs all of r ⊙ h). Backward: two dispatches per step (three for
-// the GRU): dz elementwise, then dh_{t−1} = dz·W_hᵀ + (1 − m)·dh. Then one dispatch for dW_h =
-// Σ_t h_{t−1}ᵀ·dz_t. Every step reads and writes one state buffer (the program's read_write output,
-// passed back in for the next dispatch), with the timestep t as a uniform, so each shader compiles
-// once per shape; WebGPU orders the dispatches. The state buffer is then cut into the outputs.
+// dispatch per timestep for the LSTM, the reset-after GRU and the vanilla RNN (an invocation per
+// (b, u) computes its unit's gate pre-activations — rows of h_{t−1}·W_h (+ b_h) — and the state
+// update), two for the taught GRU (r and z first: the candidate's matmul needs all of r ⊙ h).
+// Backward: two dispatches per step (three for the taught GRU): dz elementwise, then dh_{t−1} =
+// dz·W_hᵀ + (1 − m)·dh. The reset-after GRU's takes ONE per step: an invocation per (b, k) finishes
+// its unit of dh_t (+= dhp_{t+1}·W_hᵀ, row t + 1 written by the previous dispatch) and goes straight
+// on to step t's elementwise part, which needs no other unit of dh; one more dispatch finishes dh_0.
+// Then one dispatch for dW_h = Σ_t h_{t−1}ᵀ·dz_t (and one for the reset-after GRU's db_h = Σ_t Σ_b
+// dhp_t). Every step reads and writes one state buffer (the program's read_write output, passed back
+// in for the next dispatch), with the timestep t as a uniform, so each shader compiles once per
+// shape; WebGPU orders the dispatches. The state buffer is then cut into the outputs.
 // Correctness is tested on Mesa's llvmpipe (software; ATTEND_WEBGPU_ALLOW_SOFTWARE=1); the speed on
 // a GPU is not measured yet, so mode 'auto' does not pick these (setFusedSequenceMode('fused') does).
 import type * as tf from '@tensorflow/tfjs-core';
@@ -57,6 +61,15 @@ function weightGrad(be: WebGPUBackendLike, key: string, inputs: [string, tf.Tens
     }
     result[index] = s;`);
   return be.runWebGPUProgram(program, inputs.map(([, t]) => t), 'float32');
+}
+
+/** db [G] = Σ_{t, b} D[(b·T + t)·G + j]. */
+function biasGrad(be: WebGPUBackendLike, key: string, D: tf.TensorInfo, B: number, T: number, G: number): tf.TensorInfo {
+  const program = webgpuRowProgram(`attendSeqBiasGrad_${key}_${B}_${T}_${G}`, ['D'], [G], G, `
+    var s = 0.0;
+    for (var i = 0; i < ${B * T}; i++) { s += D[i * ${G} + index]; }
+    result[index] = s;`);
+  return be.runWebGPUProgram(program, [D], 'float32');
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -252,6 +265,101 @@ export function gruGradWebgpu(args: Args): tf.TensorInfo[] {
   const dW = weightGrad(be, 'gru', [['hs', hs!], ['D', D]], B, T, H, G, src);
   const [dxp, dh0] = cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]]]);
   return [dxp!, dW, dh0!];
+}
+
+// ---------------------------------------------------------------------------------------------
+// The reset-after GRU (PyTorch's). S: acts [T, B, 3H] (r, z, n) | an [T, B, H] (a_n = h·W_hn + b_hn)
+// | hs [T + 1, B, H] | packed [B, T + 1, H].
+
+export function gruResetAfterForwardWebgpu(args: Args): tf.TensorInfo[] {
+  const { xp, W_h, b_h, h0, mask } = args.inputs as Infos;
+  const be = args.backend as WebGPUBackendLike;
+  const [B, T, G] = xp!.shape as [number, number, number];
+  const H = G / 3;
+  const BH = B * H;
+  const AN = T * B * G;
+  const HS = AN + T * BH;
+  const PK = HS + (T + 1) * BH;
+  const total = PK + B * (T + 1) * H;
+  // [a_r, a_z, a_n] = h·W_h + b_h: all three blocks from h_{t−1}, so one dispatch a step.
+  const dots = (h: string) => `
+    for (var k = 0; k < ${H}; k++) {
+      let hk = ${h};
+      let w = k * ${G};
+      ar += hk * W[w + u]; az += hk * W[w + ${H} + u]; an += hk * W[w + ${2 * H} + u];
+    }`;
+  const step = stepProgram(`attendGruResetAfterStep_${B}_${T}_${H}`, ['xp', 'W', 'bh', 'h0', 'mask'], total, B, H, `
+    var ar = bh[u]; var az = bh[${H} + u]; var an = bh[${2 * H} + u];
+    var hPrev : f32;
+    if (t == 0) {
+      ${dots(`h0[b * ${H} + k]`)}
+      hPrev = h0[b * ${H} + u];
+      result[${HS} + b * ${H} + u] = hPrev;
+    } else {
+      ${dots(`result[${HS} + t * ${BH} + b * ${H} + k]`)}
+      hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
+    }
+    let xo = (b * ${T} + t) * ${G};
+    let r = attendSigmoid(xp[xo + u] + ar);
+    let z = attendSigmoid(xp[xo + ${H} + u] + az);
+    let nn = attendTanh(xp[xo + ${2 * H} + u] + r * an);
+    let ao = (t * ${B} + b) * ${G};
+    result[ao + u] = r; result[ao + ${H} + u] = z; result[ao + ${2 * H} + u] = nn;
+    result[${AN} + t * ${BH} + b * ${H} + u] = an;
+    let hc = hPrev + z * (nn - hPrev);
+    let m = mask[b * ${T} + t];
+    result[${PK} + (b * ${T + 1} + t) * ${H} + u] = m * hc;
+    let hN = select(hPrev + m * (hc - hPrev), hc, m == 1.0);
+    result[${HS} + (t + 1) * ${BH} + b * ${H} + u] = hN;
+    if (t == ${T - 1}) { result[${PK} + (b * ${T + 1} + ${T}) * ${H} + u] = hN; }`);
+  const S = loop(be, [step], [[xp!, W_h!, b_h!, h0!, mask!]], up(T));
+  return cutAll(be, S, [[PK, [B, T + 1, H]], [0, [T, B, G]], [AN, [T, B, H]], [HS, [T + 1, B, H]]]);
+}
+
+// D: dhp [B, T, 3H] (dr̂, dẑ, dn̂ ⊙ r: the gradient of h·W_h + b_h) | dh [B, H] | dn̂ [B, T, H].
+export function gruResetAfterGradWebgpu(args: Args): tf.TensorInfo[] {
+  const { W_h, mask, acts, an, hs, dy } = args.inputs as Infos;
+  const be = args.backend as WebGPUBackendLike;
+  const [T, B, G] = acts!.shape as [number, number, number];
+  const H = G / 3;
+  const BH = B * H;
+  const DH = B * T * G;
+  const DN = DH + BH;
+  const total = DN + B * T * H;
+  // One dispatch a step, unit k: dh_t = (the part D holds) + dhp_{t+1}·W_hᵀ (row t + 1 of D, written by
+  // the previous dispatch; dy's h_T row at t = T − 1), then dĥ = m(dy_t + dh_t), dn̂ = dĥ⊙z⊙(1 − n²),
+  // dhp_t = [dn̂⊙a_n⊙r(1 − r), dĥ⊙(n − h)⊙z(1 − z), dn̂⊙r] and the part dĥ⊙(1 − z) + (1 − m)⊙dh_t.
+  const step = stepProgram(`attendGruResetAfterGrad_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'an', 'hs', 'dy'], total, B, H, `
+    var dh : f32;
+    if (t == ${T - 1}) {
+      dh = dy[(b * ${T + 1} + ${T}) * ${H} + k];
+    } else {
+      let dp = (b * ${T} + t + 1) * ${G};
+      dh = result[${DH} + b * ${H} + k];
+      for (var j = 0; j < ${G}; j++) { dh += result[dp + j] * W[k * ${G} + j]; }
+    }
+    let m = mask[b * ${T} + t];
+    let dhh = m * (dy[(b * ${T + 1} + t) * ${H} + k] + dh);
+    let ao = (t * ${B} + b) * ${G};
+    let r = acts[ao + k]; let z = acts[ao + ${H} + k]; let nn = acts[ao + ${2 * H} + k];
+    let dn = dhh * z * (1.0 - nn * nn);
+    let d = (b * ${T} + t) * ${G};
+    result[d + k] = dn * an[t * ${BH} + b * ${H} + k] * r * (1.0 - r);
+    result[d + ${H} + k] = dhh * (nn - hs[t * ${BH} + b * ${H} + k]) * z * (1.0 - z);
+    result[d + ${2 * H} + k] = dn * r;
+    result[${DN} + (b * ${T} + t) * ${H} + k] = dn;
+    result[${DH} + b * ${H} + k] = dhh * (1.0 - z) + (1.0 - m) * dh;`, 'k');
+  // Then dh0 = its part + dhp_0·W_hᵀ (t = 0: row 0 of D).
+  const D = loop(be, [dhProgram('gruResetAfter', total, B, T, H, G, DH, G)], [[W_h!]], [0], loop(be, [step], [[W_h!, mask!, acts!, an!, hs!, dy!]], down(T)));
+  const dW = weightGrad(be, 'gruResetAfter', [['hs', hs!], ['D', D]], B, T, H, G, `hs[(t * ${B} + b) * ${H} + k]`);
+  const db = biasGrad(be, 'gruResetAfter', D, B, T, G);
+  // dxp_t = [dr̂, dẑ, dn̂]: dhp's first 2H columns, then dn̂.
+  const dxp = be.runWebGPUProgram(webgpuRowProgram(`attendGruResetAfterDxp_${B}_${T}_${H}`, ['D'], [B, T, G], B * T * G, `
+    let row = index / ${G};
+    let j = index - row * ${G};
+    if (j < ${2 * H}) { result[index] = D[index]; } else { result[index] = D[${DN} + row * ${H} + j - ${2 * H}]; }`), [D], 'float32');
+  const [dh0] = cutAll(be, D, [[DH, [B, H]]]);
+  return [dxp, dW, db, dh0!];
 }
 
 // ---------------------------------------------------------------------------------------------

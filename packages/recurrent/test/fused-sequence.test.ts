@@ -3,7 +3,8 @@
 // ./gru-sequence.ts, ./rnn-sequence.ts with mode 'composite'): the same packed outputs and gradients
 // w.r.t. xp, W_h, h0 (and c0), with and without a mask (padding at the end, in the middle and at the
 // start), on cpu and on wasm; RNNLayer runs them on cpu by default (one kernel each way); no tensor
-// leaks. bptt.test.ts runs every cell and arch (stacked, bidirectional, masks, initial states)
+// leaks; the reset-after GRU's sequence kernel (webgpu only) never runs here. bptt.test.ts runs
+// every cell and arch (stacked, bidirectional, masks, initial states)
 // against autodiff on cpu, where these kernels are now the default path.
 import * as tf from '@tensorflow/tfjs-core';
 import { setSimdThreads, simdKernels } from '@attend/core';
@@ -11,8 +12,8 @@ import { selectBackend } from '@attend/core/node';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { randn } from '@attend/test-utils';
 import { LSTM_LAYER_GRAD, RNNLayer, setFusedSequenceMode } from '../src/index.js';
-import { GRU_SEQUENCE, GRU_SEQUENCE_GRAD, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, RNN_SEQUENCE, RNN_SEQUENCE_GRAD } from '../src/fused-sequence.js';
-import { gruSequence } from '../src/gru-sequence.js';
+import { GRU_RESET_AFTER_SEQUENCE, GRU_RESET_AFTER_SEQUENCE_GRAD, GRU_SEQUENCE, GRU_SEQUENCE_GRAD, LSTM_SEQUENCE, LSTM_SEQUENCE_GRAD, RNN_SEQUENCE, RNN_SEQUENCE_GRAD } from '../src/fused-sequence.js';
+import { gruResetAfterSequence, gruSequence } from '../src/gru-sequence.js';
 import { lstmSequence } from '../src/lstm-sequence.js';
 import { rnnSequence } from '../src/rnn-sequence.js';
 import { expectClose, expectNoLeak } from './helpers.js';
@@ -96,6 +97,25 @@ describe.each(['cpu', 'wasm'] as const)('fused sequence kernels on %s', (backend
     await selectBackend({ prefer: backend, log: false });
     setFusedSequenceMode('fused');
     for (const cell of Object.values(CELLS)) expectNoLeak(() => tf.dispose(run(cell, true)));
+  });
+
+  it('the reset-after GRU takes the per-step path in every mode (its sequence kernel is registered on webgpu only)', async () => {
+    await selectBackend({ prefer: backend, log: false });
+    const [B, T, H] = SMALL;
+    const xp = randn([B, T, 3 * H], 1, 1) as tf.Tensor3D;
+    const W_h = randn([H, 3 * H], 2, 0.5) as tf.Tensor2D;
+    const b_h = randn([3 * H], 3, 0.5) as tf.Tensor1D;
+    const h0 = randn([B, H], 4, 0.5) as tf.Tensor2D;
+    const mask = tf.tensor2d(maskFor(SMALL));
+    const loss = (...v: tf.Tensor[]) => tf.sum(gruResetAfterSequence(v[0] as tf.Tensor3D, v[1] as tf.Tensor2D, v[2] as tf.Tensor1D, v[3] as tf.Tensor2D, mask).hs);
+    for (const m of ['auto', 'fused', 'composite'] as const) {
+      setFusedSequenceMode(m);
+      const names = (await tf.profile(() => tf.dispose(tf.grads(loss)([xp, W_h, b_h, h0])))).kernels.map((k) => k.name);
+      expect(names, m).not.toContain(GRU_RESET_AFTER_SEQUENCE);
+      expect(names, m).not.toContain(GRU_RESET_AFTER_SEQUENCE_GRAD);
+      expect(names, m).toContain('BatchMatMul'); // the per-step recurrent matmuls
+    }
+    tf.dispose([xp, W_h, b_h, h0, mask]);
   });
 });
 
