@@ -47,6 +47,22 @@ function cutAll(be: WebGPUBackendLike, S: tf.TensorInfo, parts: [number, number[
   return outs;
 }
 
+/**
+ * WGSL for a step program: the recurrent products `dots(h)` over h_{t−1} (an expression of k: h0 at
+ * t = 0, which also goes into row 0 of the state's hs at HS; else row t of hs) and `hPrev` = h_{t−1}[b, u].
+ */
+function overPrevious(dots: (h: string) => string, HS: number, BH: number, H: number): string {
+  return `var hPrev : f32;
+    if (t == 0) {
+      ${dots(`h0[b * ${H} + k]`)}
+      hPrev = h0[b * ${H} + u];
+      result[${HS} + b * ${H} + u] = hPrev;
+    } else {
+      ${dots(`result[${HS} + t * ${BH} + b * ${H} + k]`)}
+      hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
+    }`;
+}
+
 const up = (t: number) => Array.from({ length: t }, (_, i) => i);
 const down = (t: number) => up(t).reverse();
 
@@ -193,15 +209,7 @@ export function gruForwardWebgpu(args: Args): tf.TensorInfo[] {
   const rz = stepProgram(`attendGruStepRz_${B}_${T}_${H}`, ['xp', 'W', 'h0'], total, B, H, `
     let xo = (b * ${T} + t) * ${G};
     var zr = xp[xo + u]; var zz = xp[xo + ${H} + u];
-    var hPrev : f32;
-    if (t == 0) {
-      ${dots(`h0[b * ${H} + k]`)}
-      hPrev = h0[b * ${H} + u];
-      result[${HS} + b * ${H} + u] = hPrev;
-    } else {
-      ${dots(`result[${HS} + t * ${BH} + b * ${H} + k]`)}
-      hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
-    }
+    ${overPrevious(dots, HS, BH, H)}
     let r = attendSigmoid(zr);
     let ao = (t * ${B} + b) * ${G};
     result[ao + u] = r; result[ao + ${H} + u] = attendSigmoid(zz);
@@ -290,15 +298,7 @@ export function gruResetAfterForwardWebgpu(args: Args): tf.TensorInfo[] {
     }`;
   const step = stepProgram(`attendGruResetAfterStep_${B}_${T}_${H}`, ['xp', 'W', 'bh', 'h0', 'mask'], total, B, H, `
     var ar = bh[u]; var az = bh[${H} + u]; var an = bh[${2 * H} + u];
-    var hPrev : f32;
-    if (t == 0) {
-      ${dots(`h0[b * ${H} + k]`)}
-      hPrev = h0[b * ${H} + u];
-      result[${HS} + b * ${H} + u] = hPrev;
-    } else {
-      ${dots(`result[${HS} + t * ${BH} + b * ${H} + k]`)}
-      hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
-    }
+    ${overPrevious(dots, HS, BH, H)}
     let xo = (b * ${T} + t) * ${G};
     let r = attendSigmoid(xp[xo + u] + ar);
     let z = attendSigmoid(xp[xo + ${H} + u] + az);
@@ -376,15 +376,7 @@ export function rnnForwardWebgpu(args: Args): tf.TensorInfo[] {
   const total = PK + B * (T + 1) * H;
   const step = stepProgram(`attendRnnStep_${B}_${T}_${H}_${relu}`, ['xp', 'W', 'h0', 'mask'], total, B, H, `
     var a = xp[(b * ${T} + t) * ${H} + u];
-    var hPrev : f32;
-    if (t == 0) {
-      for (var k = 0; k < ${H}; k++) { a += h0[b * ${H} + k] * W[k * ${H} + u]; }
-      hPrev = h0[b * ${H} + u];
-      result[${HS} + b * ${H} + u] = hPrev;
-    } else {
-      for (var k = 0; k < ${H}; k++) { a += result[${HS} + t * ${BH} + b * ${H} + k] * W[k * ${H} + u]; }
-      hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
-    }
+    ${overPrevious((h) => `for (var k = 0; k < ${H}; k++) { a += ${h} * W[k * ${H} + u]; }`, HS, BH, H)}
     let hc = ${relu ? 'max(a, 0.0)' : 'attendTanh(a)'};
     result[(t * ${B} + b) * ${H} + u] = hc;
     let m = mask[b * ${T} + t];
