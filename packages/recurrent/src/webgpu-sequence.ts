@@ -3,14 +3,14 @@
 // dispatch per timestep for the LSTM, the reset-after GRU and the vanilla RNN (an invocation per
 // (b, u) computes its unit's gate pre-activations — rows of h_{t−1}·W_h (+ b_h) — and the state
 // update), two for the taught GRU (r and z first: the candidate's matmul needs all of r ⊙ h).
-// Backward: two dispatches per step (three for the taught GRU): dz elementwise, then dh_{t−1} =
-// dz·W_hᵀ + (1 − m)·dh. The reset-after GRU's takes ONE per step: an invocation per (b, k) finishes
-// its unit of dh_t (+= dhp_{t+1}·W_hᵀ, row t + 1 written by the previous dispatch) and goes straight
-// on to step t's elementwise part, which needs no other unit of dh; one more dispatch finishes dh_0.
-// Then one dispatch for dW_h = Σ_t h_{t−1}ᵀ·dz_t (and one for the reset-after GRU's db_h = Σ_t Σ_b
-// dhp_t). Every step reads and writes one state buffer (the program's read_write output, passed back
-// in for the next dispatch), with the timestep t as a uniform, so each shader compiles once per
-// shape; WebGPU orders the dispatches. The state buffer is then cut into the outputs.
+// Backward: ONE dispatch per step (two for the taught GRU): an invocation per (b, u) finishes its
+// unit of dh_t (+= dz_{t+1}·W_hᵀ, row t + 1 written by the previous dispatch) and goes straight on to
+// step t's elementwise part, which needs no other unit of dh (the taught GRU's d(r ⊙ h) = dn̂·W_nᵀ
+// needs all of dn̂_t first: its second dispatch); one more dispatch finishes dh_0. Then one dispatch
+// for dW_h = Σ_t h_{t−1}ᵀ·dz_t (and one for the reset-after GRU's db_h = Σ_t Σ_b dhp_t). Every
+// step reads and writes one state buffer (the program's read_write output, passed back in for the
+// next dispatch), with the timestep t as a uniform, so each shader compiles once per shape; WebGPU
+// orders the dispatches. The state buffer is then cut into the outputs.
 // Correctness is tested on Mesa's llvmpipe (software; ATTEND_WEBGPU_ALLOW_SOFTWARE=1); the speed on
 // a GPU is not measured yet, so mode 'auto' does not pick these (setFusedSequenceMode('fused') does).
 import type * as tf from '@tensorflow/tfjs-core';
@@ -142,6 +142,18 @@ export function lstmForwardWebgpu(args: Args): tf.TensorInfo[] {
   return cutAll(be, S, [[PK, [B, T + 2, H]], [0, [T, B, G]], [CS, [T + 1, B, H]], [TCS, [T, B, H]], [HS, [T + 1, B, H]]]);
 }
 
+/**
+ * WGSL: `dhIn` = dh_t[b, unit] for a backward step program at t < T − 1 — the part the state holds at
+ * DH plus dz_{t+1}·W_hᵀ over the first `n` columns of row t + 1 of D (written by the previous
+ * dispatch). Each invocation needs only its own unit of dh_t, so this product and step t's
+ * elementwise part share one dispatch; the last dh (dh_0) is finished by `dhProgram` at t = 0.
+ */
+function carriedDh(T: number, H: number, G: number, DH: number, n: number, unit = 'u'): string {
+  return `var dhIn = result[${DH} + b * ${H} + ${unit}];
+      let dNext = (b * ${T} + t + 1) * ${G};
+      for (var j = 0; j < ${n}; j++) { dhIn += result[dNext + j] * W[${unit} * ${G} + j]; }`;
+}
+
 /** dh_{t−1} += dz_t·W_hᵀ over the first `n` columns of dz (rows of D at DXP), into D at DH. */
 function dhProgram(key: string, total: number, B: number, T: number, H: number, G: number, DH: number, n: number, wOff = 0): WebGPUProgramLike {
   return stepProgram(`attendSeqDh_${key}_${B}_${T}_${H}_${G}_${n}_${wOff}`, ['W'], total, B, H, `
@@ -161,13 +173,15 @@ export function lstmGradWebgpu(args: Args): tf.TensorInfo[] {
   const DH = B * T * G;
   const DC = DH + BH;
   const total = DC + BH;
-  const dz = stepProgram(`attendLstmGradDz_${B}_${T}_${H}`, ['mask', 'acts', 'cs', 'tcs', 'dy'], total, B, H, `
+  // One dispatch a step: dh_t (carriedDh), then dz_t and the carried parts of dh_{t−1}, dc_{t−1}.
+  const dz = stepProgram(`attendLstmGradDz_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'cs', 'tcs', 'dy'], total, B, H, `
     let m = mask[b * ${T} + t];
     var dhOld : f32; var dcOld : f32;
     if (t == ${T - 1}) {
       dhOld = dy[(b * ${T + 2} + ${T}) * ${H} + u]; dcOld = dy[(b * ${T + 2} + ${T + 1}) * ${H} + u];
     } else {
-      dhOld = result[${DH} + b * ${H} + u]; dcOld = result[${DC} + b * ${H} + u];
+      ${carriedDh(T, H, G, DH, G)}
+      dhOld = dhIn; dcOld = result[${DC} + b * ${H} + u];
     }
     let ao = (t * ${B} + b) * ${G};
     let i = acts[ao + u]; let f = acts[ao + ${H} + u]; let g = acts[ao + ${2 * H} + u]; let o = acts[ao + ${3 * H} + u];
@@ -181,8 +195,7 @@ export function lstmGradWebgpu(args: Args): tf.TensorInfo[] {
     result[d + ${3 * H} + u] = dhh * tc * o * (1.0 - o);
     result[${DC} + b * ${H} + u] = dcc * f + (1.0 - m) * dcOld;
     result[${DH} + b * ${H} + u] = (1.0 - m) * dhOld;`);
-  const dh = dhProgram('lstm', total, B, T, H, G, DH, G);
-  const D = loop(be, [dz, dh], [[mask!, acts!, cs!, tcs!, dy!], [W_h!]], down(T));
+  const D = loop(be, [dhProgram('lstm', total, B, T, H, G, DH, G)], [[W_h!]], [0], loop(be, [dz], [[W_h!, mask!, acts!, cs!, tcs!, dy!]], down(T)));
   const dW = weightGrad(be, 'lstm', [['hs', hs!], ['D', D]], B, T, H, G, `hs[(t * ${B} + b) * ${H} + k]`);
   const [dxp, dh0, dc0] = cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]], [DC, [B, H]]]);
   return [dxp!, dW, dh0!, dc0!];
@@ -242,9 +255,13 @@ export function gruGradWebgpu(args: Args): tf.TensorInfo[] {
   const RH = DH + BH;
   const total = RH + T * BH;
   // dĥ (parked where dẑ goes), dn̂, r ⊙ h_{t−1}; dh keeps its old value for the next program.
-  const p1 = stepProgram(`attendGruGrad1_${B}_${T}_${H}`, ['mask', 'acts', 'hs', 'dy'], total, B, H, `
+  // dh_t first (carriedDh: + the r and z columns of dz_{t+1}·W_hᵀ).
+  const p1 = stepProgram(`attendGruGrad1_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'hs', 'dy'], total, B, H, `
     var dhOld : f32;
-    if (t == ${T - 1}) { dhOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else { dhOld = result[${DH} + b * ${H} + u]; }
+    if (t == ${T - 1}) { dhOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else {
+      ${carriedDh(T, H, G, DH, 2 * H)}
+      dhOld = dhIn;
+    }
     let m = mask[b * ${T} + t];
     let dhh = m * (dy[(b * ${T + 1} + t) * ${H} + u] + dhOld);
     let ao = (t * ${B} + b) * ${G};
@@ -267,8 +284,7 @@ export function gruGradWebgpu(args: Args): tf.TensorInfo[] {
     result[d + ${H} + k] = dhh * (nn - hp) * z * (1.0 - z);
     let m = mask[b * ${T} + t];
     result[${DH} + b * ${H} + k] = dhh * (1.0 - z) + dR * r + (1.0 - m) * result[${DH} + b * ${H} + k];`, 'k');
-  const p3 = dhProgram('gru', total, B, T, H, G, DH, 2 * H);
-  const D = loop(be, [p1, p2, p3], [[mask!, acts!, hs!, dy!], [W_h!, mask!, acts!, hs!], [W_h!]], down(T));
+  const D = loop(be, [dhProgram('gru', total, B, T, H, G, DH, 2 * H)], [[W_h!]], [0], loop(be, [p1, p2], [[W_h!, mask!, acts!, hs!, dy!], [W_h!, mask!, acts!, hs!]], down(T)));
   const src = `select(D[${RH} + (t * ${B} + b) * ${H} + k], hs[(t * ${B} + b) * ${H} + k], j < ${2 * H})`;
   const dW = weightGrad(be, 'gru', [['hs', hs!], ['D', D]], B, T, H, G, src);
   const [dxp, dh0] = cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]]]);
@@ -334,9 +350,8 @@ export function gruResetAfterGradWebgpu(args: Args): tf.TensorInfo[] {
     if (t == ${T - 1}) {
       dh = dy[(b * ${T + 1} + ${T}) * ${H} + k];
     } else {
-      let dp = (b * ${T} + t + 1) * ${G};
-      dh = result[${DH} + b * ${H} + k];
-      for (var j = 0; j < ${G}; j++) { dh += result[dp + j] * W[k * ${G} + j]; }
+      ${carriedDh(T, H, G, DH, G, 'k')}
+      dh = dhIn;
     }
     let m = mask[b * ${T} + t];
     let dhh = m * (dy[(b * ${T + 1} + t) * ${H} + k] + dh);
@@ -396,16 +411,19 @@ export function rnnGradWebgpu(args: Args): tf.TensorInfo[] {
   const [T, B, H] = acts!.shape as [number, number, number];
   const DH = B * T * H;
   const total = DH + B * H;
-  const da = stepProgram(`attendRnnGradDa_${B}_${T}_${H}_${relu}`, ['mask', 'acts', 'dy'], total, B, H, `
+  // One dispatch a step: dh_t (carriedDh), then da_t and the carried part of dh_{t−1}.
+  const da = stepProgram(`attendRnnGradDa_${B}_${T}_${H}_${relu}`, ['W', 'mask', 'acts', 'dy'], total, B, H, `
     var dOld : f32;
-    if (t == ${T - 1}) { dOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else { dOld = result[${DH} + b * ${H} + u]; }
+    if (t == ${T - 1}) { dOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else {
+      ${carriedDh(T, H, H, DH, H)}
+      dOld = dhIn;
+    }
     let m = mask[b * ${T} + t];
     let y = acts[(t * ${B} + b) * ${H} + u];
     let g = m * (dy[(b * ${T + 1} + t) * ${H} + u] + dOld);
     result[(b * ${T} + t) * ${H} + u] = ${relu ? 'select(0.0, g, y > 0.0)' : 'g * (1.0 - y * y)'};
     result[${DH} + b * ${H} + u] = (1.0 - m) * dOld;`);
-  const dh = dhProgram('rnn', total, B, T, H, H, DH, H);
-  const D = loop(be, [da, dh], [[mask!, acts!, dy!], [W_h!]], down(T));
+  const D = loop(be, [dhProgram('rnn', total, B, T, H, H, DH, H)], [[W_h!]], [0], loop(be, [da], [[W_h!, mask!, acts!, dy!]], down(T)));
   const dW = weightGrad(be, 'rnn', [['hs', hs!], ['D', D]], B, T, H, H, `hs[(t * ${B} + b) * ${H} + k]`);
   const [dxp, dh0] = cutAll(be, D, [[0, [B, T, H]], [DH, [B, H]]]);
   return [dxp!, dW, dh0!];
