@@ -4,13 +4,10 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, configure, countParams, hashSeed, prefixed, Rng, runTensorflowOp, tensorflowAvailable, type SetWeightsOptions } from '@attend/core';
 import { Dense } from './dense.js';
-import { geluKernel, geluKernelAvailable } from './gelu-kernel.js';
+import { GELU_A, GELU_C, geluKernel, geluKernelAvailable } from './gelu-kernel.js';
 
 export type FeedForwardActivation = 'relu' | 'gelu';
 export const FEED_FORWARD_ACTIVATIONS: readonly FeedForwardActivation[] = ['relu', 'gelu'];
-
-const GELU_C = Math.sqrt(2 / Math.PI);
-const GELU_A = 0.044715;
 
 /** q·s·(1 − s): TensorFlow's fused SigmoidGrad on tfjs-node (one op), else three tfjs ops. */
 function sigmoidGrad(s: tf.Tensor, q: tf.Tensor): tf.Tensor {
@@ -26,10 +23,10 @@ function sigmoidGrad(s: tf.Tensor, q: tf.Tensor): tf.Tensor {
  *   d/dx = s + x·s·(1 − s)·(2c + 6c·a·x²),   s = σ(x·(2c + 2c·a·x²)),   c = √(2/π), a = 0.044715
  * Six elementwise passes forward and seven backward on tfjs-node (nine and twelve in the tanh form:
  * at [2048, 512] each pass is ~0.4 ms of memory traffic there). On cpu and wasm one SIMD kernel each
- * way (./gelu-kernel.ts).
+ * way, on webgpu one WGSL dispatch each way (./gelu-kernel.ts; setGeluKernel(false) keeps this composite).
  */
 export function gelu<T extends tf.Tensor>(x: T): T {
-  if (geluKernelAvailable(x)) return geluKernel(x); // one SIMD kernel each way (./gelu-kernel.ts)
+  if (geluKernelAvailable(x)) return geluKernel(x); // one kernel each way: SIMD on cpu/wasm, WGSL on webgpu (./gelu-kernel.ts)
   const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [input, save] = args as [tf.Tensor, tf.GradSaveFunc];
     const s = tf.sigmoid(tf.mul(input, tf.add(tf.mul(tf.square(input), 2 * GELU_C * GELU_A), 2 * GELU_C))); // σ(2u)

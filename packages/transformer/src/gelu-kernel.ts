@@ -1,15 +1,24 @@
 // GELU (tanh approximation, ./feed-forward.ts) as ONE registered kernel each way, `AttendGelu` and
-// `AttendGeluGrad`, on @attend/core's WebAssembly SIMD module (packages/core/assembly/activations.ts;
-// the tensor split over its threads), registered on cpu and wasm. The composite in ./feed-forward.ts
-// is a dozen elementwise ops each way over [B·T, d_ff] (tfjs-wasm's Tanh alone is scalar libm): the
-// reference, and what runs where the SIMD module does not (tensorflow, webgpu, browsers without
-// cross-origin isolation).
+// `AttendGeluGrad`, registered on three backends:
+//   cpu, wasm  @attend/core's WebAssembly SIMD module (packages/core/assembly/activations.ts; the
+//              tensor split over its threads).
+//   webgpu     WGSL through tfjs-backend-webgpu's program API (@attend/core's webgpuRowProgram): ONE
+//              dispatch each way, an invocation per element, with the SIMD module's formula and constants
+//              (tanh as 1 − 2/(e^{2u} + 1), as its tanhv); u is clamped to ±15 and x to ±10 inside the
+//              polynomial (where tanh is ±1 in float32 already), so any finite x gives no NaN or ∞·0.
+// The composite in ./feed-forward.ts is six elementwise ops forward and nine backward over [B·T, d_ff]
+// (seven on tfjs-node; on webgpu each op is its own dispatch over the whole tensor): the reference,
+// and what runs elsewhere (tensorflow; cpu and wasm where the SIMD module does not load,
+// e.g. browsers without cross-origin isolation).
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuArrayIO, simdKernels, wasmArrayIO, type KernelArrayIO } from '@attend/core';
+import { cpuArrayIO, simdKernels, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike } from '@attend/core';
 
 export const GELU = 'AttendGelu';
 export const GELU_GRAD = 'AttendGeluGrad';
-const BACKENDS = ['cpu', 'wasm'] as const;
+const SIMD_BACKENDS = ['cpu', 'wasm'] as const;
+/** √(2/π) and 0.044715, the tanh approximation's constants (the SIMD module's, and the composite's in ./feed-forward.ts). */
+export const GELU_C = Math.sqrt(2 / Math.PI);
+export const GELU_A = 0.044715;
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown };
 
@@ -23,12 +32,42 @@ function kernel(io: (backend: unknown) => KernelArrayIO, grad: boolean): tf.Kern
   }) as tf.KernelFunc;
 }
 
-/** Registers both kernels (cpu, wasm) and the gradient where missing; safe to call more than once. */
+// ---------------------------------------------------------------------------------------------
+// webgpu: one dispatch each way, an invocation per element.
+
+/** WGSL: t = tanh(c·(v + a·v³)) for v = x clamped to ±10, as the SIMD module's tanhv, with u clamped to ±15. */
+const PRELUDE = `
+fn attendGeluTanh(v : f32) -> f32 {
+  let u = clamp(${wgslFloat(GELU_C)} * v * (1.0 + ${wgslFloat(GELU_A)} * v * v), -15.0, 15.0);
+  return 1.0 - 2.0 / (exp(u + u) + 1.0);
+}`;
+
+function webgpuKernel(grad: boolean): tf.KernelFunc {
+  return ((args: Args) => {
+    const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+    const be = args.backend as WebGPUBackendLike;
+    const n = x!.shape.reduce((a, b) => a * b, 1);
+    // y = 0.5·x·(1 + t);  dx = dy·0.5·((1 + t) + v·(1 − t²)·c·(1 + 3a·v²))  (v = x clamped: t is ±1 past ±10).
+    const body = grad
+      ? `let v = clamp(x[index], -10.0, 10.0);
+        let t = attendGeluTanh(v);
+        let inner = (1.0 - t * t) * ${wgslFloat(GELU_C)} * (1.0 + ${wgslFloat(3 * GELU_A)} * v * v);
+        result[index] = dy[index] * (0.5 * ((1.0 + t) + v * inner));`
+      : `let xi = x[index];
+        result[index] = 0.5 * xi * (1.0 + attendGeluTanh(clamp(xi, -10.0, 10.0)));`;
+    const program = webgpuRowProgram(`attendGelu${grad ? 'Grad' : ''}_${n}`, grad ? ['x', 'dy'] : ['x'], [...x!.shape], n, body, { prelude: PRELUDE });
+    return be.runWebGPUProgram(program, grad ? [x!, dy!] : [x!], 'float32');
+  }) as unknown as tf.KernelFunc;
+}
+
+/** Registers both kernels (cpu, wasm, webgpu) and the gradient where missing; safe to call more than once. */
 export function registerGeluKernels(): void {
   for (const [backendName, io] of [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const) {
     if (!tf.getKernel(GELU, backendName)) tf.registerKernel({ kernelName: GELU, backendName, kernelFunc: kernel(io, false) });
     if (!tf.getKernel(GELU_GRAD, backendName)) tf.registerKernel({ kernelName: GELU_GRAD, backendName, kernelFunc: kernel(io, true) });
   }
+  if (!tf.getKernel(GELU, 'webgpu')) tf.registerKernel({ kernelName: GELU, backendName: 'webgpu', kernelFunc: webgpuKernel(false) });
+  if (!tf.getKernel(GELU_GRAD, 'webgpu')) tf.registerKernel({ kernelName: GELU_GRAD, backendName: 'webgpu', kernelFunc: webgpuKernel(true) });
   if (!tf.getGradient(GELU)) {
     tf.registerGradient({
       kernelName: GELU,
@@ -47,9 +86,11 @@ export function setGeluKernel(on: boolean): boolean {
   return before;
 }
 
-/** Whether `gelu` runs as the kernel here: float32, on cpu or wasm, where the SIMD module loads. */
+/** Whether `gelu` runs as the kernel here: float32, on webgpu, or on cpu or wasm where the SIMD module loads. */
 export function geluKernelAvailable(x: tf.Tensor): boolean {
-  return enabled && x.dtype === 'float32' && (BACKENDS as readonly string[]).includes(tf.getBackend()) && simdKernels() !== null;
+  if (!enabled || x.dtype !== 'float32') return false;
+  const backend = tf.getBackend();
+  return backend === 'webgpu' || ((SIMD_BACKENDS as readonly string[]).includes(backend) && simdKernels() !== null);
 }
 
 /** GELU through the kernel (call where geluKernelAvailable). */

@@ -1,12 +1,19 @@
 // Layer normalisation (./layer-norm.ts) as ONE registered kernel each way, `AttendLayerNorm` and
-// `AttendLayerNormGrad`, on @attend/core's WebAssembly SIMD module (packages/core/assembly/
-// activations.ts; rows split over its threads, each thread summing its own part of dγ and dβ),
-// registered on cpu and wasm. The composite in ./layer-norm.ts (nine ops forward, a dozen backward
-// over [N, D]) is the reference and runs elsewhere, or where D is not a multiple of 4.
+// `AttendLayerNormGrad`, registered on three backends:
+//   cpu, wasm  @attend/core's WebAssembly SIMD module (packages/core/assembly/activations.ts; rows
+//              split over its threads, each thread summing its own part of dγ and dβ); D a multiple of 4.
+//   webgpu     WGSL through tfjs-backend-webgpu's program API (@attend/core's webgpuRowProgram), any D.
+//              A program has one output, so each output is one dispatch: forward three — rstd (an
+//              invocation per row: μ, then the centred σ²), x̂ (per row: μ again, times that rstd) and
+//              y = γ ⊙ x̂ + β (per element); backward four — dx (per row: mean(g), mean(g ⊙ x̂), then
+//              the row), partial column sums of dy ⊙ x̂ and dy over chunks of 64 rows (so that a GPU
+//              has more than D invocations' work), then dγ and dβ from those partials.
+// The composite in ./layer-norm.ts (nine ops forward, a dozen backward over [N, D]) is the reference
+// and runs elsewhere, or on cpu/wasm where D is not a multiple of 4 or the SIMD module does not load.
 //   AttendLayerNorm      x [N…, D], gamma [D], beta [D] (optional) (attr eps) → y, x̂ (both shaped like x), rstd [N]
 //   AttendLayerNormGrad  dy, x̂, rstd, gamma → dx, dγ, dβ
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuArrayIO, f32Bits, simdKernels, wasmArrayIO, type KernelArrayIO, type SimdKernels } from '@attend/core';
+import { cpuArrayIO, f32Bits, ShapeError, simdKernels, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type SimdKernels, type WebGPUBackendLike } from '@attend/core';
 
 export const LAYER_NORM = 'AttendLayerNorm';
 export const LAYER_NORM_GRAD = 'AttendLayerNormGrad';
@@ -68,12 +75,98 @@ function backward(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
   }) as tf.KernelFunc;
 }
 
-/** Registers both kernels (cpu, wasm) and the gradient where missing; safe to call more than once. */
+// ---------------------------------------------------------------------------------------------
+// webgpu: three dispatches forward, four backward (the header), every program built with webgpuRowProgram.
+
+/** Rows per partial sum of dγ, dβ on webgpu. */
+const ROWS_PER_CHUNK = 64;
+
+/** N rows of D from x [N…, D] and γ [D] (β [D] when given); throws naming the expected shapes. */
+function rowsOf(name: string, x: tf.TensorInfo, gamma: tf.TensorInfo, beta?: tf.TensorInfo): [number, number] {
+  const D = x.shape[x.shape.length - 1]!;
+  for (const [what, t] of [['gamma', gamma], ['beta', beta]] as const) {
+    if (t && (t.shape.length !== 1 || t.shape[0] !== D)) throw new ShapeError(`${name}: with x [${x.shape.join(', ')}], expected ${what} [${D}], got [${t.shape.join(', ')}]`);
+  }
+  return [x.shape.reduce((a, b) => a * b, 1) / D, D];
+}
+
+/** WGSL: `mu` = mean of row `index` of x [N, D]. */
+const rowMean = (D: number) => `let off = index * ${D};
+        var sum = 0.0;
+        for (var j = 0; j < ${D}; j++) { sum += x[off + j]; }
+        let mu = sum / ${wgslFloat(D)};`;
+
+function webgpuForward(args: Args): tf.TensorInfo[] {
+  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  const eps = (args.attrs as { eps: number }).eps;
+  const be = args.backend as WebGPUBackendLike;
+  const [N, D] = rowsOf(LAYER_NORM, x!, gamma!, beta);
+  const key = `${N}_${D}`;
+  // rstd [N] = 1/√(σ² + ε), σ² the biased variance about the row mean (two passes, as the SIMD module).
+  const rstd = be.runWebGPUProgram(webgpuRowProgram(`attendLayerNormRstd_${key}_${eps}`, ['x'], [N], N,
+    `${rowMean(D)}
+        var ss = 0.0;
+        for (var j = 0; j < ${D}; j++) { let c = x[off + j] - mu; ss += c * c; }
+        result[index] = 1.0 / sqrt(ss / ${wgslFloat(D)} + ${wgslFloat(eps)});`), [x!], 'float32');
+  // x̂ [N, D] = (x − μ)·rstd: the same μ, and the rstd just written.
+  const xhat = be.runWebGPUProgram(webgpuRowProgram(`attendLayerNormXhat_${key}`, ['x', 'rstd'], [...x!.shape], N,
+    `${rowMean(D)}
+        let rs = rstd[index];
+        for (var j = 0; j < ${D}; j++) { result[off + j] = (x[off + j] - mu) * rs; }`), [x!, rstd], 'float32');
+  // y [N, D] = γ ⊙ x̂ (+ β): one invocation per element.
+  const y = be.runWebGPUProgram(webgpuRowProgram(`attendLayerNormY_${key}_${beta !== undefined}`, beta ? ['xhat', 'gamma', 'beta'] : ['xhat', 'gamma'], [...x!.shape], N * D,
+    `let j = index % ${D};
+        result[index] = xhat[index] * gamma[j]${beta ? ' + beta[j]' : ''};`), beta ? [xhat, gamma!, beta] : [xhat, gamma!], 'float32');
+  return [y, xhat, rstd];
+}
+
+function webgpuGrad(args: Args): tf.TensorInfo[] {
+  const { dy, xhat, rstd, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+  const be = args.backend as WebGPUBackendLike;
+  const [N, D] = rowsOf(LAYER_NORM_GRAD, dy!, gamma!);
+  if (rstd!.shape.length !== 1 || rstd!.shape[0] !== N) throw new ShapeError(`${LAYER_NORM_GRAD}: with dy [${dy!.shape.join(', ')}], expected rstd [${N}], got [${rstd!.shape.join(', ')}]`);
+  const key = `${N}_${D}`;
+  // dx [N, D] = (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂))·rstd with g = dy ⊙ γ: an invocation per row.
+  const dx = be.runWebGPUProgram(webgpuRowProgram(`attendLayerNormGradDx_${key}`, ['dy', 'xhat', 'rstd', 'gamma'], [...dy!.shape], N,
+    `let off = index * ${D};
+        var sg = 0.0;
+        var sgx = 0.0;
+        for (var j = 0; j < ${D}; j++) { let g = dy[off + j] * gamma[j]; sg += g; sgx += g * xhat[off + j]; }
+        let mg = sg / ${wgslFloat(D)};
+        let mgx = sgx / ${wgslFloat(D)};
+        let rs = rstd[index];
+        for (var j = 0; j < ${D}; j++) { result[off + j] = (dy[off + j] * gamma[j] - mg - xhat[off + j] * mgx) * rs; }`),
+    [dy!, xhat!, rstd!, gamma!], 'float32');
+  // dγ [D] = Σ_rows dy ⊙ x̂ and dβ [D] = Σ_rows dy in two stages, so that a GPU has work for more than D
+  // invocations: partial sums over chunks of ROWS_PER_CHUNK rows, [2, C, D] (an invocation per
+  // (sum, chunk, column)), then each output sums its C partials (an invocation per column).
+  const C = Math.ceil(N / ROWS_PER_CHUNK);
+  const partial = be.runWebGPUProgram(webgpuRowProgram(`attendLayerNormGradPartial_${key}`, ['dy', 'xhat'], [2 * C * D], 2 * C * D,
+    `let which = index / ${C * D};
+        let c = (index / ${D}) % ${C};
+        let j = index % ${D};
+        let r1 = min((c + 1) * ${ROWS_PER_CHUNK}, ${N});
+        var s = 0.0;
+        for (var r = c * ${ROWS_PER_CHUNK}; r < r1; r++) { let g = dy[r * ${D} + j]; s += select(g, g * xhat[r * ${D} + j], which == 0); }
+        result[index] = s;`), [dy!, xhat!], 'float32');
+  const total = (which: number, name: string) => be.runWebGPUProgram(webgpuRowProgram(`attendLayerNormGrad${name}_${key}`, ['partial'], [D], D,
+    `var s = 0.0;
+        for (var c = 0; c < ${C}; c++) { s += partial[${which * C * D} + c * ${D} + index]; }
+        result[index] = s;`), [partial], 'float32');
+  const dGamma = total(0, 'Dgamma');
+  const dBeta = total(1, 'Dbeta');
+  be.disposeData(partial.dataId);
+  return [dx, dGamma, dBeta];
+}
+
+/** Registers both kernels (cpu, wasm, webgpu) and the gradient where missing; safe to call more than once. */
 export function registerLayerNormKernels(): void {
   for (const [backendName, io] of [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const) {
     if (!tf.getKernel(LAYER_NORM, backendName)) tf.registerKernel({ kernelName: LAYER_NORM, backendName, kernelFunc: forward(io) });
     if (!tf.getKernel(LAYER_NORM_GRAD, backendName)) tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName, kernelFunc: backward(io) });
   }
+  if (!tf.getKernel(LAYER_NORM, 'webgpu')) tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'webgpu', kernelFunc: webgpuForward as unknown as tf.KernelFunc });
+  if (!tf.getKernel(LAYER_NORM_GRAD, 'webgpu')) tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName: 'webgpu', kernelFunc: webgpuGrad as unknown as tf.KernelFunc });
   if (!tf.getGradient(LAYER_NORM)) {
     tf.registerGradient({
       kernelName: LAYER_NORM,
@@ -98,10 +191,16 @@ export function setLayerNormKernel(on: boolean): boolean {
   return before;
 }
 
-/** Whether LayerNorm runs as the kernel here: float32, D a multiple of 4, on cpu or wasm, where the SIMD module loads. */
+/**
+ * Whether LayerNorm runs as the kernel here: float32, and on webgpu (any D), or on cpu or wasm with D a
+ * multiple of 4 where the SIMD module loads.
+ */
 export function layerNormKernelAvailable(x: tf.Tensor): boolean {
+  if (!enabled || x.dtype !== 'float32') return false;
+  const backend = tf.getBackend();
+  if (backend === 'webgpu') return true;
   const D = x.shape[x.rank - 1]!;
-  return enabled && x.dtype === 'float32' && D % 4 === 0 && ['cpu', 'wasm'].includes(tf.getBackend()) && simdKernels() !== null;
+  return D % 4 === 0 && ['cpu', 'wasm'].includes(backend) && simdKernels() !== null;
 }
 
 /** y = γ ⊙ (x − μ)·rstd + β through the kernel (call where layerNormKernelAvailable). */

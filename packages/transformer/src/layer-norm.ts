@@ -37,7 +37,8 @@ export class LayerNorm {
 
   /**
    * `[…, dim]` → `[…, dim]`. The backward pass is written out (one tape entry; autodiff of the nine
-   * forward ops records twice as many; on cpu and wasm one SIMD kernel each way, ./layer-norm-kernel.ts):
+   * forward ops records twice as many; one kernel each way on cpu and wasm (SIMD) and on webgpu (WGSL,
+   * three dispatches forward, four backward), ./layer-norm-kernel.ts):
    * with x̂ the normalised input and g = dy ⊙ γ,
    *   dx = (g − mean(g) − x̂ ⊙ mean(g ⊙ x̂)) / √(σ² + ε),   dγ = Σ dy ⊙ x̂,   dβ = Σ dy.
    */
@@ -45,7 +46,7 @@ export class LayerNorm {
     const D = this.config.dim;
     if (x.shape[x.rank - 1] !== D) throw new ShapeError(`LayerNorm: expected last axis ${D}, got shape [${x.shape.join(', ')}]`);
     const eps = this.config.eps;
-    if (layerNormKernelAvailable(x)) return layerNormKernel(x, this.gamma, this.beta, eps); // one SIMD kernel each way (./layer-norm-kernel.ts)
+    if (layerNormKernelAvailable(x)) return layerNormKernel(x, this.gamma, this.beta, eps); // one kernel each way: SIMD on cpu/wasm, WGSL on webgpu (./layer-norm-kernel.ts)
     if (x.dtype === 'float32' && tensorflowAvailable()) return layerNormTensorflow(x, this.gamma, this.beta, eps);
     const withBias = this.beta !== null;
     const f = tf.customGrad((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
