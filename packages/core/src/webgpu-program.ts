@@ -2,7 +2,9 @@
 // (dist/webgpu_program.d.ts: its shader prelude declares `result` — the output, read_write — one
 // read-only storage array per `variableNames` entry, and `uniforms`, with INFINITY and any fields of
 // `uniforms`), and a helper for the common shape: one invocation per index in [0, n).
-// Users: @attend/attention's fused attention, @attend/recurrent's fused sequences on webgpu.
+// Users: @attend/attention's fused attention, @attend/recurrent's fused sequences, @attend/transformer's
+// LayerNorm and GELU, @attend/training's Adam on webgpu (./cross-entropy.ts writes its own program: it
+// needs workgroup barriers, which webgpuRowProgram's early return would break).
 import type * as tf from '@tensorflow/tfjs-core';
 
 export interface WebGPUProgramLike {
