@@ -1,18 +1,27 @@
 // Adam (Kingma & Ba 2015, Algorithm 1) exactly as tfjs's AdamOptimizer computes it — the same state
 // (m and v slot variables by position, accBeta1 / accBeta2), the same float32 operations in the same
-// order, so the same bits — but one step per variable instead of fifteen tfjs ops:
+// order, so the same bits (on webgpu, to within a few ulps) — but one step per variable instead of
+// fifteen tfjs ops:
 //   cpu, wasm   one registered kernel, `AttendAdamUpdate`: on Attend's SIMD module (f32x4, the
 //               elements split over its threads; packages/core/assembly/activations.ts) for ≥ 16k
 //               elements, else a plain-JS loop rounding every intermediate to float32 as the op-by-op
 //               version rounds it;
+//   webgpu      the same kernel in WGSL: THREE dispatches per variable (tfjs's own step took 14
+//               for a 3000-element one), one program per output — w′, m′, v′ — each recomputing m′
+//               and v′ from m, v, g (a tfjs program writes one buffer, so no packed output to cut
+//               up); the step's scalars are uniforms, so each shader compiles once per variable
+//               size. accBeta1 / accBeta2 stay on the CPU (their product taken in JS: float32 × is
+//               correctly rounded on both; setWeights brings them back after tfjs's pow), so the
+//               step reads nothing back from the GPU. WGSL's ÷ and √ are not correctly rounded
+//               (2.5 ulp) and × + may be fused, so w, m, v may differ from cpu's in the last bits;
 //   tensorflow  the same fifteen TensorFlow ops run past tfjs's engine (TensorflowOps), with the
 //               scalars made once per step;
-//   elsewhere   (webgpu) tfjs's own applyGradients.
+//   elsewhere   (webgl) tfjs's own applyGradients.
 // Measured on the 2-core CPU, a 36-variable, 812k-parameter GPT's Adam step: 20.5 → 13 ms on
 // tensorflow (of a ~115 ms training step), 17.4 → 5.4 ms on wasm (of ~155; the plain-JS loop alone,
 // doing the divisions and square roots in double precision rounded after each, took 10 of them).
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuArrayIO, f32Bits, simdKernels, tensorflowAvailable, tensorflowBackend, TensorflowOps, wasmArrayIO, type KernelArrayIO, type SimdKernels, type TFHandle } from '@attend/core';
+import { cpuArrayIO, f32Bits, simdKernels, tensorflowAvailable, tensorflowBackend, TensorflowOps, wasmArrayIO, webgpuRowProgram, type KernelArrayIO, type SimdKernels, type TFHandle, type WebGPUBackendLike } from '@attend/core';
 
 export const ADAM_UPDATE = 'AttendAdamUpdate';
 
@@ -52,6 +61,9 @@ function adamUpdate(w: ArrayLike<number>, m: ArrayLike<number>, v: ArrayLike<num
   }
 }
 
+/** The scalars in the order the SIMD module's `adam` and the WGSL programs' uniforms take them. */
+const SCALAR_ORDER: (keyof AdamScalars)[] = ['beta1', 'oneMinusBeta1', 'beta2', 'oneMinusBeta2', 'c1', 'c2', 'epsilon', 'negLr'];
+
 /** Elements from which the update runs on the SIMD module (below, copying in and out costs more than the loop). */
 const SIMD_MIN = 16384;
 
@@ -61,7 +73,7 @@ function adamUpdateSimd(s: SimdKernels, w: ArrayLike<number>, m: ArrayLike<numbe
   const alloc = s.layout();
   const [pW, pM, pV, pG] = [n4, n4, n4, n4].map(alloc) as [number, number, number, number];
   s.write([[w, pW], [m, pM], [v, pV], [g, pG]]);
-  const scalars = [sc.beta1, sc.oneMinusBeta1, sc.beta2, sc.oneMinusBeta2, sc.c1, sc.c2, sc.epsilon, sc.negLr].map(f32Bits);
+  const scalars = SCALAR_ORDER.map((k) => f32Bits(sc[k]));
   // adam(w, m, v, g, n, β1, 1 − β1, β2, 1 − β2, c1, c2, ε, −lr) on elements lo … hi − 1
   s.run('adam', s.split(n4, 65536, 4).map(([lo, hi]) => [pW + lo * 4, pM + lo * 4, pV + lo * 4, pG + lo * 4, hi - lo, ...scalars]));
   s.read([[out[0]!, pW], [out[1]!, pM], [out[2]!, pV]]);
@@ -80,12 +92,40 @@ function kernel(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
   }) as tf.KernelFunc;
 }
 
-const KERNEL_BACKENDS = [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const;
+// webgpu: w, m, v, g [n] → w′, m′, v′ [n], one program (one dispatch) per output; m′ and v′ in the
+// same float32 operations as the JS loop above (tfjs's op order), the scalars as uniforms.
+const ADAM_UNIFORMS = SCALAR_ORDER.map((k) => `${k} : f32,`).join(' ');
+const M1 = 'm[index] * uniforms.beta1 + g[index] * uniforms.oneMinusBeta1';
+const V1 = 'v[index] * uniforms.beta2 + g[index] * g[index] * uniforms.oneMinusBeta2';
 
-/** Registers the update kernel on cpu and wasm where missing; safe to call more than once. */
+function adamWebgpu(args: Args): tf.TensorInfo[] {
+  const { w, m, v, g } = args.inputs as Record<string, tf.TensorInfo>;
+  const s = args.attrs as unknown as AdamScalars;
+  const be = args.backend as WebGPUBackendLike;
+  const shape = [...w!.shape];
+  const n = tf.util.sizeFromShape(shape);
+  const uniforms = SCALAR_ORDER.map((k) => ({ type: 'float32', data: [s[k]] }));
+  const run = (out: string, inputs: [string, tf.TensorInfo][], body: string) =>
+    be.runWebGPUProgram(webgpuRowProgram(`attendAdam${out}_${n}`, inputs.map(([name]) => name), shape, n, body, { uniforms: ADAM_UNIFORMS }), inputs.map(([, t]) => t), 'float32', uniforms);
+  return [
+    run('W', [['w', w!], ['m', m!], ['v', v!], ['g', g!]], `
+      let m1 = ${M1};
+      let v1 = ${V1};
+      result[index] = m1 / uniforms.c1 / (sqrt(v1 / uniforms.c2) + uniforms.epsilon) * uniforms.negLr + w[index];`),
+    run('M', [['m', m!], ['g', g!]], `result[index] = ${M1};`),
+    run('V', [['v', v!], ['g', g!]], `result[index] = ${V1};`),
+  ];
+}
+
+/** Registers the update kernel on cpu, wasm and webgpu where missing; safe to call more than once. */
 export function registerAdamKernels(): void {
-  for (const [backendName, io] of KERNEL_BACKENDS) {
-    if (!tf.getKernel(ADAM_UPDATE, backendName)) tf.registerKernel({ kernelName: ADAM_UPDATE, backendName, kernelFunc: kernel(io) });
+  const kernels: [string, () => tf.KernelFunc][] = [
+    ['cpu', () => kernel(cpuArrayIO)],
+    ['wasm', () => kernel(wasmArrayIO)],
+    ['webgpu', () => adamWebgpu as unknown as tf.KernelFunc],
+  ];
+  for (const [backendName, make] of kernels) {
+    if (!tf.getKernel(ADAM_UPDATE, backendName)) tf.registerKernel({ kernelName: ADAM_UPDATE, backendName, kernelFunc: make() });
   }
 }
 
@@ -111,19 +151,38 @@ interface AdamState {
   accumulatedSecondMoment: { originalName: string; variable: tf.Variable }[];
 }
 
+/** What the webgpu backend keeps per tensor (tfjs-backend-webgpu's public `tensorMap`). */
+interface WebGPUTensorMap {
+  tensorMap: { get(dataId: object): { values?: ArrayLike<number> | null } | undefined };
+}
+
 /**
- * tfjs's AdamOptimizer with a faster `applyGradients` on cpu, wasm and tensorflow (see the header);
- * everything else — state, getWeights / setWeights, serialisation as 'Adam' — is tfjs's.
+ * A scalar's value without a read back from the GPU: on webgpu, only while its data is held on the
+ * CPU (accBeta1 / accBeta2 are: made by tf.scalar, here and by tfjs's CPU forwarding of small ops),
+ * else null; elsewhere dataSync.
+ */
+function hostScalar(t: tf.Tensor, webgpu: boolean): number | null {
+  if (!webgpu) return t.dataSync()[0]!;
+  const values = (tf.engine().backend as unknown as WebGPUTensorMap).tensorMap.get(t.dataId)?.values;
+  return values != null ? values[0]! : null;
+}
+
+/**
+ * tfjs's AdamOptimizer with a faster `applyGradients` on cpu, wasm, webgpu and tensorflow (see the
+ * header); everything else — state, getWeights / setWeights, serialisation as 'Adam' — is tfjs's.
  */
 export class FusedAdamOptimizer extends tf.AdamOptimizer {
   override applyGradients(variableGradients: Parameters<tf.AdamOptimizer['applyGradients']>[0]): void {
     const backend = tf.getBackend();
     const onTensorflow = tensorflowAvailable();
-    if (!onTensorflow && backend !== 'cpu' && backend !== 'wasm') return super.applyGradients(variableGradients);
-    registerAdamKernels();
+    const onWebgpu = backend === 'webgpu';
+    if (!onTensorflow && !onWebgpu && backend !== 'cpu' && backend !== 'wasm') return super.applyGradients(variableGradients);
     const self = this as unknown as AdamState;
+    const [acc1, acc2] = [hostScalar(self.accBeta1, onWebgpu), hostScalar(self.accBeta2, onWebgpu)];
+    // An accumulator on the GPU (not on Attend's paths): tfjs's step rather than a synchronous read back.
+    if (acc1 === null || acc2 === null) return super.applyGradients(variableGradients);
+    registerAdamKernels();
     const list: { name: string; tensor: tf.Tensor | null }[] = Array.isArray(variableGradients) ? variableGradients : Object.keys(variableGradients).map((name) => ({ name, tensor: variableGradients[name]! }));
-    const [acc1, acc2] = [self.accBeta1.dataSync()[0]!, self.accBeta2.dataSync()[0]!];
     const s: AdamScalars = {
       beta1: f32(self.beta1),
       oneMinusBeta1: f32(1 - self.beta1),
@@ -162,13 +221,31 @@ export class FusedAdamOptimizer extends tf.AdamOptimizer {
           m.assign(next[1]!);
           v.assign(next[2]!);
         });
-        self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
-        self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
+        if (onWebgpu) {
+          // β^(t+1) made on the CPU, where the next step reads it: the float32 product tf.mul would give.
+          self.accBeta1.assign(tf.scalar(f32(acc1 * s.beta1)));
+          self.accBeta2.assign(tf.scalar(f32(acc2 * s.beta2)));
+        } else {
+          self.accBeta1.assign(tf.mul(self.accBeta1, self.beta1));
+          self.accBeta2.assign(tf.mul(self.accBeta2, self.beta2));
+        }
       });
     } finally {
       tf.dispose(scalarTensors.map(([, t]) => t));
     }
     this.incrementIterations();
+  }
+
+  /** tfjs's setWeights, which makes β^(t+1) with pow — on the GPU on webgpu: brought back to the CPU there, where applyGradients reads it. */
+  override async setWeights(weightValues: Parameters<tf.AdamOptimizer['setWeights']>[0]): Promise<void> {
+    await super.setWeights(weightValues);
+    if (tf.getBackend() !== 'webgpu') return;
+    const self = this as unknown as AdamState;
+    const [b1, b2] = [(await self.accBeta1.data())[0]!, (await self.accBeta2.data())[0]!];
+    tf.tidy(() => {
+      self.accBeta1.assign(tf.scalar(b1));
+      self.accBeta2.assign(tf.scalar(b2));
+    });
   }
 }
 
