@@ -27,7 +27,10 @@
 //   AttendGRUResetAfterSequence  xp [B, T, 3H], W_h [H, 3H], b_h [3H], h0, mask → packed [B, T + 1, H],
 //                       acts [T, B, 3H] (r, z, n), an [T, B, H] (a_n = h·W_hn + b_hn), hs [T + 1, B, H]
 //   AttendRNNSequence   xp [B, T, H], W_h [H, H], h0, mask → packed [B, T + 1, H], acts [T, B, H] (ĥ), hs
-//   …Grad               W_h, mask, the saved outputs, dy (d packed) → dxp, dW_h (, db_h), dh0 (, dc0)
+//   …Grad               W_h, mask, the saved outputs, dy (d packed) → dxp, dW_h (, db_h), dh0 (, dc0);
+//                       on webgpu dxp, dh0 (, dc0) and no dW_h: the gradient takes dW_h = H_prevᵀ·dZ as
+//                       one tfjs matMul, from the taught GRU's r ⊙ h_{t−1} [T, B, H] (its n block's
+//                       source) and the reset-after GRU's dhp [B, T, 3H] (also Σ dhp = db_h), returned last
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, cpuArrayIO, wasmArrayIO, type KernelArrayIO } from '@attend/core';
 import { gruForwardWebgpu, gruGradWebgpu, gruResetAfterForwardWebgpu, gruResetAfterGradWebgpu, lstmForwardWebgpu, lstmGradWebgpu, rnnForwardWebgpu, rnnGradWebgpu } from './webgpu-sequence.js';
@@ -214,6 +217,25 @@ function lstmGradKernel(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc 
   }) as tf.KernelFunc;
 }
 
+/**
+ * On webgpu the Grad kernels leave dW_h (and db_h) out — they return dz and what its product needs —
+ * and it is one tfjs matMul here: a tiled GEMM over the B·T rows (./webgpu-sequence.ts).
+ */
+function weightGradOutside(): boolean {
+  return tf.getBackend() === 'webgpu';
+}
+
+/** h_0 … h_{T−1} from hs `[T + 1, B, H]` as `[B·T, H]`, rows b·T + t (the rows of dxp `[B, T, G]`). */
+function previousRows(hs: tf.Tensor): tf.Tensor2D {
+  const [T1, B, H] = hs.shape as [number, number, number];
+  return tf.reshape(tf.transpose(tf.slice(hs, [0, 0, 0], [T1 - 1, B, H]), [1, 0, 2]), [B * (T1 - 1), H]);
+}
+
+/** Σ_t h_{t−1}ᵀ·dz_t `[H, G]` for dz `[B, T, G]` (rows as previousRows). */
+function hTimes(hPrev: tf.Tensor2D, dz: tf.Tensor): tf.Tensor2D {
+  return tf.matMul(hPrev, tf.reshape(dz, [hPrev.shape[0], -1]), true, false);
+}
+
 const lstmGradConfig: tf.GradConfig = {
   kernelName: LSTM_SEQUENCE,
   inputsToSave: ['W_h', 'mask'],
@@ -221,7 +243,12 @@ const lstmGradConfig: tf.GradConfig = {
   gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
     const [W_h, mask, acts, cs, tcs, hs] = saved as tf.Tensor[];
     const dPacked = (Array.isArray(dy) ? dy[0] : dy)!;
-    const [dxp, dW, dh0, dc0] = tf.engine().runKernel(LSTM_SEQUENCE_GRAD, { W_h: W_h!, mask: mask!, acts: acts!, cs: cs!, tcs: tcs!, hs: hs!, dy: dPacked }) as tf.Tensor[];
+    const inputs = { W_h: W_h!, mask: mask!, acts: acts!, cs: cs!, tcs: tcs!, hs: hs!, dy: dPacked };
+    if (weightGradOutside()) {
+      const [dxp, dh0, dc0] = tf.engine().runKernel(LSTM_SEQUENCE_GRAD, inputs) as tf.Tensor[];
+      return { xp: () => dxp!, W_h: () => hTimes(previousRows(hs!), dxp!), h0: () => dh0!, c0: () => dc0!, mask: () => tf.zerosLike(mask!) };
+    }
+    const [dxp, dW, dh0, dc0] = tf.engine().runKernel(LSTM_SEQUENCE_GRAD, inputs) as tf.Tensor[];
     return { xp: () => dxp!, W_h: () => dW!, h0: () => dh0!, c0: () => dc0!, mask: () => tf.zerosLike(mask!) };
   },
 };
@@ -437,7 +464,22 @@ function gruOrRnnGradConfig(kernelName: string, gradName: string): tf.GradConfig
     gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
       const [W_h, mask, acts, hs] = saved as tf.Tensor[];
       const dPacked = (Array.isArray(dy) ? dy[0] : dy)!;
-      const [dxp, dW, dh0] = tf.engine().runKernel(gradName, { W_h: W_h!, mask: mask!, acts: acts!, hs: hs!, dy: dPacked }, attrs) as tf.Tensor[];
+      const inputs = { W_h: W_h!, mask: mask!, acts: acts!, hs: hs!, dy: dPacked };
+      if (weightGradOutside()) {
+        // The RNN: [dxp, dh0]; the taught GRU also r ⊙ h_{t−1} [T, B, H], the n block's source.
+        const [dxp, dh0, rh] = tf.engine().runKernel(gradName, inputs, attrs) as tf.Tensor[];
+        const dW = () => {
+          const hPrev = previousRows(hs!);
+          if (!rh) return hTimes(hPrev, dxp!);
+          const [B, T, G] = dxp!.shape as [number, number, number];
+          const H = G / 3;
+          const rhRows = tf.reshape(tf.transpose(rh, [1, 0, 2]), [B * T, H]) as tf.Tensor2D;
+          const [dzRz, dzN] = tf.split(dxp!, [2 * H, H], 2);
+          return tf.concat([hTimes(hPrev, dzRz!), hTimes(rhRows, dzN!)], 1);
+        };
+        return { xp: () => dxp!, W_h: dW, h0: () => dh0!, mask: () => tf.zerosLike(mask!) };
+      }
+      const [dxp, dW, dh0] = tf.engine().runKernel(gradName, inputs, attrs) as tf.Tensor[];
       return { xp: () => dxp!, W_h: () => dW!, h0: () => dh0!, mask: () => tf.zerosLike(mask!) };
     },
   };
@@ -451,7 +493,14 @@ const gruResetAfterGradConfig: tf.GradConfig = {
   gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
     const [W_h, mask, acts, an, hs] = saved as tf.Tensor[];
     const dPacked = (Array.isArray(dy) ? dy[0] : dy)!;
-    const [dxp, dW, db, dh0] = tf.engine().runKernel(GRU_RESET_AFTER_SEQUENCE_GRAD, { W_h: W_h!, mask: mask!, acts: acts!, an: an!, hs: hs!, dy: dPacked }) as tf.Tensor[];
+    const inputs = { W_h: W_h!, mask: mask!, acts: acts!, an: an!, hs: hs!, dy: dPacked };
+    if (weightGradOutside()) {
+      // [dxp, dh0, dhp [B, T, 3H]]: dW_h = H_prevᵀ·dhp, db_h = Σ dhp.
+      const [dxp, dh0, dhp] = tf.engine().runKernel(GRU_RESET_AFTER_SEQUENCE_GRAD, inputs) as tf.Tensor[];
+      const G = dhp!.shape[2]!;
+      return { xp: () => dxp!, W_h: () => hTimes(previousRows(hs!), dhp!), b_h: () => tf.sum(tf.reshape(dhp!, [-1, G]), 0), h0: () => dh0!, mask: () => tf.zerosLike(mask!) };
+    }
+    const [dxp, dW, db, dh0] = tf.engine().runKernel(GRU_RESET_AFTER_SEQUENCE_GRAD, inputs) as tf.Tensor[];
     return { xp: () => dxp!, W_h: () => dW!, b_h: () => db!, h0: () => dh0!, mask: () => tf.zerosLike(mask!) };
   },
 };

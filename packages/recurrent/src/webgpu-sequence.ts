@@ -6,8 +6,10 @@
 // Backward: ONE dispatch per step (two for the taught GRU): an invocation per (b, u) finishes its
 // unit of dh_t (+= dz_{t+1}·W_hᵀ, row t + 1 written by the previous dispatch) and goes straight on to
 // step t's elementwise part, which needs no other unit of dh (the taught GRU's d(r ⊙ h) = dn̂·W_nᵀ
-// needs all of dn̂_t first: its second dispatch); one more dispatch finishes dh_0. Then one dispatch
-// for dW_h = Σ_t h_{t−1}ᵀ·dz_t (and one for the reset-after GRU's db_h = Σ_t Σ_b dhp_t). Every
+// needs all of dn̂_t first: its second dispatch); one more dispatch finishes dh_0. dW_h = Σ_t
+// h_{t−1}ᵀ·dz_t (and the reset-after GRU's db_h) is not computed here: the Grad kernels return dz
+// (and the taught GRU's r ⊙ h_{t−1}, the reset-after GRU's dhp) and ./fused-sequence.ts takes it as
+// one tfjs matMul, a tiled GEMM (an invocation per element of dW_h re-read B·T rows of both). Every
 // step reads and writes one state buffer (the program's read_write output, passed back in for the
 // next dispatch), with the timestep t as a uniform, so each shader compiles once per shape; WebGPU
 // orders the dispatches. The state buffer is then cut into the outputs.
@@ -65,28 +67,6 @@ function overPrevious(dots: (h: string) => string, HS: number, BH: number, H: nu
 
 const up = (t: number) => Array.from({ length: t }, (_, i) => i);
 const down = (t: number) => up(t).reverse();
-
-/** dW [H, G] = Σ_{t, b} src(t, b, k)·D[(b·T + t)·G + j]; `src(j)` is a WGSL expression of t, b, k (and j). */
-function weightGrad(be: WebGPUBackendLike, key: string, inputs: [string, tf.TensorInfo][], B: number, T: number, H: number, G: number, src: string): tf.TensorInfo {
-  const program = webgpuRowProgram(`attendSeqWeightGrad_${key}_${B}_${T}_${H}_${G}`, inputs.map(([n]) => n), [H, G], H * G, `
-    let k = index / ${G};
-    let j = index - k * ${G};
-    var s = 0.0;
-    for (var t = 0; t < ${T}; t++) {
-      for (var b = 0; b < ${B}; b++) { s += ${src} * D[(b * ${T} + t) * ${G} + j]; }
-    }
-    result[index] = s;`);
-  return be.runWebGPUProgram(program, inputs.map(([, t]) => t), 'float32');
-}
-
-/** db [G] = Σ_{t, b} D[(b·T + t)·G + j]. */
-function biasGrad(be: WebGPUBackendLike, key: string, D: tf.TensorInfo, B: number, T: number, G: number): tf.TensorInfo {
-  const program = webgpuRowProgram(`attendSeqBiasGrad_${key}_${B}_${T}_${G}`, ['D'], [G], G, `
-    var s = 0.0;
-    for (var i = 0; i < ${B * T}; i++) { s += D[i * ${G} + index]; }
-    result[index] = s;`);
-  return be.runWebGPUProgram(program, [D], 'float32');
-}
 
 // ---------------------------------------------------------------------------------------------
 // LSTM. State S: acts [T, B, 4H] | cs [T + 1, B, H] | tcs [T, B, H] | hs [T + 1, B, H] | packed [B, T + 2, H].
@@ -165,7 +145,7 @@ function dhProgram(key: string, total: number, B: number, T: number, H: number, 
 
 // D: dxp [B, T, 4H] | dh [B, H] | dc [B, H].
 export function lstmGradWebgpu(args: Args): tf.TensorInfo[] {
-  const { W_h, mask, acts, cs, tcs, hs, dy } = args.inputs as Infos;
+  const { W_h, mask, acts, cs, tcs, dy } = args.inputs as Infos;
   const be = args.backend as WebGPUBackendLike;
   const [T, B, G] = acts!.shape as [number, number, number];
   const H = G / 4;
@@ -196,9 +176,7 @@ export function lstmGradWebgpu(args: Args): tf.TensorInfo[] {
     result[${DC} + b * ${H} + u] = dcc * f + (1.0 - m) * dcOld;
     result[${DH} + b * ${H} + u] = (1.0 - m) * dhOld;`);
   const D = loop(be, [dhProgram('lstm', total, B, T, H, G, DH, G)], [[W_h!]], [0], loop(be, [dz], [[W_h!, mask!, acts!, cs!, tcs!, dy!]], down(T)));
-  const dW = weightGrad(be, 'lstm', [['hs', hs!], ['D', D]], B, T, H, G, `hs[(t * ${B} + b) * ${H} + k]`);
-  const [dxp, dh0, dc0] = cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]], [DC, [B, H]]]);
-  return [dxp!, dW, dh0!, dc0!];
+  return cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]], [DC, [B, H]]]); // [dxp, dh0, dc0]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -285,10 +263,7 @@ export function gruGradWebgpu(args: Args): tf.TensorInfo[] {
     let m = mask[b * ${T} + t];
     result[${DH} + b * ${H} + k] = dhh * (1.0 - z) + dR * r + (1.0 - m) * result[${DH} + b * ${H} + k];`, 'k');
   const D = loop(be, [dhProgram('gru', total, B, T, H, G, DH, 2 * H)], [[W_h!]], [0], loop(be, [p1, p2], [[W_h!, mask!, acts!, hs!, dy!], [W_h!, mask!, acts!, hs!]], down(T)));
-  const src = `select(D[${RH} + (t * ${B} + b) * ${H} + k], hs[(t * ${B} + b) * ${H} + k], j < ${2 * H})`;
-  const dW = weightGrad(be, 'gru', [['hs', hs!], ['D', D]], B, T, H, G, src);
-  const [dxp, dh0] = cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]]]);
-  return [dxp!, dW, dh0!];
+  return cutAll(be, D, [[0, [B, T, G]], [DH, [B, H]], [RH, [T, B, H]]]); // [dxp, dh0, r ⊙ h_{t−1}]
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -366,15 +341,13 @@ export function gruResetAfterGradWebgpu(args: Args): tf.TensorInfo[] {
     result[${DH} + b * ${H} + k] = dhh * (1.0 - z) + (1.0 - m) * dh;`, 'k');
   // Then dh0 = its part + dhp_0·W_hᵀ (t = 0: row 0 of D).
   const D = loop(be, [dhProgram('gruResetAfter', total, B, T, H, G, DH, G)], [[W_h!]], [0], loop(be, [step], [[W_h!, mask!, acts!, an!, hs!, dy!]], down(T)));
-  const dW = weightGrad(be, 'gruResetAfter', [['hs', hs!], ['D', D]], B, T, H, G, `hs[(t * ${B} + b) * ${H} + k]`);
-  const db = biasGrad(be, 'gruResetAfter', D, B, T, G);
   // dxp_t = [dr̂, dẑ, dn̂]: dhp's first 2H columns, then dn̂.
   const dxp = be.runWebGPUProgram(webgpuRowProgram(`attendGruResetAfterDxp_${B}_${T}_${H}`, ['D'], [B, T, G], B * T * G, `
     let row = index / ${G};
     let j = index - row * ${G};
     if (j < ${2 * H}) { result[index] = D[index]; } else { result[index] = D[${DN} + row * ${H} + j - ${2 * H}]; }`), [D], 'float32');
-  const [dh0] = cutAll(be, D, [[DH, [B, H]]]);
-  return [dxp, dW, db, dh0!];
+  const [dh0, dhp] = cutAll(be, D, [[DH, [B, H]], [0, [B, T, G]]]);
+  return [dxp, dh0!, dhp!]; // dhp [B, T, 3H]: dW_h = H_prevᵀ·dhp, db_h = Σ dhp (./fused-sequence.ts)
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -405,7 +378,7 @@ export function rnnForwardWebgpu(args: Args): tf.TensorInfo[] {
 
 // D: dxp [B, T, H] | dh [B, H].
 export function rnnGradWebgpu(args: Args): tf.TensorInfo[] {
-  const { W_h, mask, acts, hs, dy } = args.inputs as Infos;
+  const { W_h, mask, acts, dy } = args.inputs as Infos;
   const relu = (args.attrs as { activation?: string } | undefined)?.activation === 'relu';
   const be = args.backend as WebGPUBackendLike;
   const [T, B, H] = acts!.shape as [number, number, number];
@@ -424,7 +397,5 @@ export function rnnGradWebgpu(args: Args): tf.TensorInfo[] {
     result[(b * ${T} + t) * ${H} + u] = ${relu ? 'select(0.0, g, y > 0.0)' : 'g * (1.0 - y * y)'};
     result[${DH} + b * ${H} + u] = (1.0 - m) * dOld;`);
   const D = loop(be, [dhProgram('rnn', total, B, T, H, H, DH, H)], [[W_h!]], [0], loop(be, [da], [[W_h!, mask!, acts!, dy!]], down(T)));
-  const dW = weightGrad(be, 'rnn', [['hs', hs!], ['D', D]], B, T, H, H, `hs[(t * ${B} + b) * ${H} + k]`);
-  const [dxp, dh0] = cutAll(be, D, [[0, [B, T, H]], [DH, [B, H]]]);
-  return [dxp!, dW, dh0!];
+  return cutAll(be, D, [[0, [B, T, H]], [DH, [B, H]]]); // [dxp, dh0]
 }
