@@ -7,11 +7,13 @@
 // 1/0 floats — `fusedAttentionKernel` passes all ones when none is given, since tfjs saves every
 // input the gradient names — → context, lse) and `AttendFusedAttentionGrad` (q, k, v, mask, context, lse, dContext, dLse → dq, dk, dv)
 // on `cpu` and `wasm` (plain JS over the typed arrays / the wasm heap) and `webgpu` (WGSL through
-// tfjs-backend-webgpu's program API). The gradient runs the Grad kernel where the backend has it and
-// composite tfjs ops otherwise. The reference is the composite path, scaled-dot.ts + mask.ts; masks
-// mean the same: a `[B, Tk]` padding mask (non-zero = real key) and/or causal (query i sees keys
-// j ≤ i, top-left aligned). Masked keys get weight exactly 0; a fully masked row gives context 0 and
-// lse −∞ (log of an empty sum), and gradient 0.
+// tfjs-backend-webgpu's program API, tiled as FlashAttention: a workgroup per block of up to 64 query
+// or key rows of one (batch, head), the other side's K/V or Q/dO rows staged in workgroup memory in
+// tiles of up to 32 rows; 3 dispatches forward, 5 backward). The gradient runs the Grad kernel where
+// the backend has it and composite tfjs ops otherwise. The reference is the composite path,
+// scaled-dot.ts + mask.ts; masks mean the same: a `[B, Tk]` padding mask (non-zero = real key) and/or
+// causal (query i sees keys j ≤ i, top-left aligned). Masked keys get weight exactly 0; a fully masked
+// row gives context 0 and lse −∞ (log of an empty sum), and gradient 0.
 import * as tf from '@tensorflow/tfjs-core';
 import { ConfigError, cpuArrayIO, ShapeError, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
 import { scaledDotProductAttention } from './scaled-dot.js';
@@ -187,11 +189,151 @@ function gradKernel(io: (backend: unknown) => KernelArrayIO): tf.KernelFunc {
 }
 
 // ---------------------------------------------------------------------------------------------
-// webgpu kernels: one invocation per query row (forward, dq) or per key row (dk, dv), online softmax
-// (Milakov & Gimelshein 2018) in the forward; programs built with @attend/core's webgpuRowProgram.
+// webgpu kernels, tiled as FlashAttention's (Dao et al. 2022, Alg. 1 forward, Alg. 2 backward) within
+// WebGPU's default limits (16 KiB of workgroup storage, 256 invocations per workgroup). A workgroup of
+// BR = min(64, Tq or Tk rounded up to a power of two) invocations takes a block of BR rows of one
+// (batch, head), one row per invocation: query rows for the forward and dq, key rows for dk/dv. It
+// walks the other side in tiles of BC rows — keys (K and V rows, and 1/0 flags: in range and not
+// padding) for the forward and dq, queries (Q and dO rows, and (lse_i, D_i) with lse −∞ past Tq) for
+// dk/dv — that its invocations copy together, coalesced, into `var<workgroup>` arrays; a
+// workgroupBarrier(); every row reads the tile from there; another barrier before the next tile
+// overwrites it. So each K/V (Q/dO) element is read from global memory once per block of BR rows, not
+// once per row. BC is the largest power of two ≤ 32 (and ≤ the other side's length rounded up) whose
+// tile fits: 16 at D = DV = 64 — 8,256 bytes of workgroup memory forward and dq, 8,320 dk/dv (+ 8 for
+// the causal tile range) — 32 at D = 64, DV = 48; where not even one row fits (D + DV over 4,092) the
+// tiles' rows are read from global memory instead (flags and stats stay in workgroup memory). Causal:
+// the forward and dq stop after the key tile holding the block's last query, dk/dv start at the query
+// tile holding the block's first key; that range depends on the block, so it goes through
+// workgroupUniformLoad (Tint's uniformity analysis takes whatever derives from the invocation index
+// as non-uniform, and a barrier needs uniform control flow). No invocation returns early: rows past
+// Tq or Tk, and the spare workgroups of a 2-D grid (over 65,535 workgroups), work on a clamped row,
+// reach every barrier and write nothing. The forward keeps the online softmax (Milakov & Gimelshein
+// 2018), its running max updated once per tile as in FlashAttention. Dispatches: forward 3 (the
+// attention program, its output packed as [rows, DV + 1], then two column copies), backward 5 (the row
+// stats, dq, dk/dv packed as [B·H·Tk, D + DV], two column copies); the attention programs run
+// B·H·⌈Tq/BR⌉ (forward, dq) and B·H·⌈Tk/BR⌉ (dk/dv) workgroups. nanoGPT's layer (B = 64, H = 6,
+// T = 256, d = 64, causal): 1,536 workgroups of 64 per program, each block walking 4–16 of the 16
+// tiles (10 on average): K and V (Q and dO) read at most 4 times per (batch, head) instead of 256.
 
 const rowProgram = webgpuRowProgram;
 const f32 = wgslFloat;
+
+/** WebGPU's default maxComputeWorkgroupStorageSize (16 KiB), in f32s; tests lower it (setWebgpuTileBudget). */
+let workgroupFloats = 16384 / 4;
+
+/**
+ * For tests: the workgroup memory the webgpu kernels' tiles may use, in bytes (default 16,384, WebGPU's
+ * default limit), so that small shapes take the small-tile and global-memory paths; returns the previous.
+ * @internal Not exported from the package.
+ */
+export function setWebgpuTileBudget(bytes: number): number {
+  const prev = workgroupFloats * 4;
+  workgroupFloats = Math.floor(bytes / 4);
+  return prev;
+}
+
+/** Rows per workgroup at most (one invocation each). */
+const BLOCK_ROWS = 64;
+/** Rows per tile at most. */
+const TILE_ROWS = 32;
+
+const pow2AtLeast = (n: number) => 2 ** Math.ceil(Math.log2(Math.max(n, 1)));
+
+/** How a tiled program splits the work. */
+interface Tiling {
+  /** Rows per workgroup (invocations). */
+  BR: number;
+  /** Rows of the other side per tile. */
+  BC: number;
+  /** Blocks per (batch, head), and workgroups in all. */
+  blocks: number;
+  groups: number;
+  /** Whether the tiles' wide rows live in workgroup memory (false: read from global memory). */
+  shared: boolean;
+}
+
+/**
+ * Blocks of `rows` rows per (batch, head), tiles of `others` rows of `wide` f32s (in workgroup memory
+ * when they fit) plus `narrow` f32s (always there); `extra` f32s of workgroup memory besides.
+ */
+function tiling(BH: number, rows: number, others: number, wide: number, narrow: number, extra: number): Tiling {
+  const BR = Math.min(BLOCK_ROWS, pow2AtLeast(rows));
+  const most = Math.min(TILE_ROWS, pow2AtLeast(others));
+  let BC = most;
+  while (BC > 1 && BC * (wide + narrow) + extra > workgroupFloats) BC /= 2;
+  const shared = BC * (wide + narrow) + extra <= workgroupFloats;
+  const blocks = Math.ceil(rows / BR);
+  return { BR, BC: shared ? BC : most, blocks, groups: BH * blocks, shared };
+}
+
+/**
+ * A tiled program: one workgroup of `t.BR` invocations per block, on a 2-D grid past 65,535 workgroups
+ * (tfjs's getGlobalIndex() flattens it back, as for cross-entropy.ts's rowGroupProgram). `body` sees
+ * `lane`, `bh`, `b`, `r0` (the block's first row), `r = r0 + lane` (the invocation's row within the
+ * (batch, head)) and `live` (false past `rows` and in the grid's spare workgroups, which redo the
+ * last block: those must not write). Every invocation must reach every barrier, so none returns.
+ */
+function tiledProgram(key: string, variableNames: string[], outputShape: number[], H: number, rows: number, t: Tiling, declarations: string, body: string): WebGPUProgramLike {
+  const y = Math.ceil(t.groups / 65535);
+  const x = Math.ceil(t.groups / y); // x·y − groups < y spare workgroups
+  return {
+    variableNames,
+    outputShape,
+    shaderKey: `${key}_${t.BR}_${t.BC}_${t.shared}`,
+    dispatchLayout: { x: outputShape.map((_, i) => i) },
+    dispatch: [x, y, 1],
+    workgroupSize: [t.BR, 1, 1],
+    getUserCode: () => `
+      ${declarations}
+      fn main(index : i32) {
+        let lane = index % ${t.BR};
+        let group = min(index / ${t.BR}, ${t.groups - 1});
+        let bh = group / ${t.blocks};
+        let b = bh / ${H};
+        let r0 = (group - bh * ${t.blocks}) * ${t.BR};
+        let r = r0 + lane;
+        let live = index / ${t.BR} < ${t.groups} && r < ${rows};
+        ${body}
+      }`,
+  };
+}
+
+/**
+ * The tiles [begin, end) a block walks, as `tiles` (vec2<i32>): WGSL expressions of `r0` and
+ * constants. One that depends on the block (`perBlock`) is read back through workgroup memory with
+ * workgroupUniformLoad, so that the loop around the barriers is uniform to Tint.
+ */
+function tileRange(begin: string, end: string, perBlock: boolean): { declaration: string; code: string } {
+  if (!perBlock) return { declaration: '', code: `let tiles = vec2<i32>(${begin}, ${end});` };
+  return {
+    declaration: 'var<workgroup> attendTiles : vec2<i32>;',
+    code: `if (lane == 0) { attendTiles = vec2<i32>(${begin}, ${end}); }
+        let tiles = workgroupUniformLoad(&attendTiles);`,
+  };
+}
+
+/**
+ * The key tiles of the forward and dq: declarations, K and V row `jj` column `c` of the tile (WGSL),
+ * and the code that fills tile `tile` (`j0` its first key, `kRow` = bh·Tk + j0) and ends with a barrier.
+ */
+function keyTiles(d: Dims, t: Tiling, hasMask: boolean) {
+  const { Tk, D, DV } = d;
+  const { BR, BC } = t;
+  return {
+    declarations: `${t.shared ? `var<workgroup> attendK : array<f32, ${BC * D}>;
+      var<workgroup> attendV : array<f32, ${BC * DV}>;` : ''}
+      var<workgroup> attendKeyOk : array<f32, ${BC}>; // 1: key j0 + jj exists and is not padding`,
+    kAt: (c: string) => (t.shared ? `attendK[jj * ${D} + ${c}]` : `k[(kRow + jj) * ${D} + ${c}]`),
+    vAt: (c: string) => (t.shared ? `attendV[jj * ${DV} + ${c}]` : `v[(kRow + jj) * ${DV} + ${c}]`),
+    load: `let j0 = tile * ${BC};
+          let n = min(${BC}, ${Tk} - j0);
+          let kRow = bh * ${Tk} + j0;
+          ${t.shared ? `for (var x = lane; x < n * ${D}; x += ${BR}) { attendK[x] = k[kRow * ${D} + x]; }
+          for (var x = lane; x < n * ${DV}; x += ${BR}) { attendV[x] = v[kRow * ${DV} + x]; }` : ''}
+          for (var x = lane; x < ${BC}; x += ${BR}) { attendKeyOk[x] = select(0.0, 1.0, x < n${hasMask ? ` && mask[b * ${Tk} + j0 + x] != 0.0` : ''}); }
+          workgroupBarrier();`,
+  };
+}
 
 /** Copies columns [c0, c0 + n) of x viewed as `[rows, cols]` into an output of `shape`. */
 function columnsProgram(rows: number, cols: number, c0: number, n: number, shape: number[]): WebGPUProgramLike {
@@ -216,14 +358,6 @@ function splitColumns(be: WebGPUBackendLike, packed: tf.TensorInfo, rows: number
   return outs;
 }
 
-/** WGSL for "key j of batch b is allowed for query i" (`b`, `i`, `j` in scope). */
-function allowedExpr(d: Dims, causal: boolean, hasMask: boolean): string {
-  const parts = ['true'];
-  if (causal) parts.push('j <= i');
-  if (hasMask) parts.push(`mask[b * ${d.Tk} + j] != 0.0`);
-  return parts.join(' && ');
-}
-
 function webgpuForward(args: Args): tf.TensorInfo[] {
   const { q, k, v, mask } = args.inputs as Record<string, tf.TensorInfo>;
   const { causal, scale } = args.attrs as unknown as FusedAttentionAttrs;
@@ -233,40 +367,66 @@ function webgpuForward(args: Args): tf.TensorInfo[] {
   const rows = B * H * Tq;
   const hasMask = mask !== undefined;
   const names = hasMask ? ['q', 'k', 'v', 'mask'] : ['q', 'k', 'v'];
+  const t = tiling(B * H, Tq, Tk, D + DV, 1, 2);
+  const { BR, BC } = t;
+  const keys = keyTiles(d, t, hasMask);
+  // Causal: keys up to the block's last query.
+  const range = tileRange('0', causal ? `(min(${Math.min(Tq, Tk)}, r0 + ${BR}) + ${BC - 1}) / ${BC}` : `${Math.ceil(Tk / BC)}`, causal);
+  const ok = `attendKeyOk[jj] != 0.0${causal ? ' && j0 + jj <= i' : ''}`;
   // Output packed as [rows, DV + 1]: the context row, then its lse.
-  const program = rowProgram(
-    `attendFusedAttention_${B}_${H}_${Tq}_${Tk}_${D}_${DV}_${causal}_${hasMask}_${scale}`, names, [rows, DV + 1], rows,
-    `let i = index % ${Tq};
-        let bh = index / ${Tq};
-        let b = bh / ${H};
-        let qOff = index * ${D};
+  const program = tiledProgram(
+    `attendFusedAttention_${B}_${H}_${Tq}_${Tk}_${D}_${DV}_${causal}_${hasMask}_${scale}`, names, [rows, DV + 1], H, Tq, t,
+    `${keys.declarations}
+      ${range.declaration}`,
+    `let i = r;
+        let row = bh * ${Tq} + min(i, ${Tq - 1});
         var qi : array<f32, ${D}>;
-        for (var c = 0; c < ${D}; c++) { qi[c] = q[qOff + c] * ${f32(scale)}; }
+        for (var c = 0; c < ${D}; c++) { qi[c] = q[row * ${D} + c] * ${f32(scale)}; }
         var acc : array<f32, ${DV}>;
-        var m = 0.0;
-        var l = 0.0;
-        for (var j = 0; j < ${Tk}; j++) {
-          if (!(${allowedExpr(d, causal, hasMask)})) { continue; }
-          let kOff = (bh * ${Tk} + j) * ${D};
-          var s = 0.0;
-          for (var c = 0; c < ${D}; c++) { s += qi[c] * k[kOff + c]; }
-          if (l == 0.0) { m = s; } // the first allowed key starts the running max
-          let mNew = max(m, s);
-          let corr = exp(m - mNew);
-          let p = exp(s - mNew);
-          l = l * corr + p;
-          let vOff = (bh * ${Tk} + j) * ${DV};
-          for (var c = 0; c < ${DV}; c++) { acc[c] = acc[c] * corr + p * v[vOff + c]; }
-          m = mNew;
+        var s : array<f32, ${BC}>;
+        var m = 0.0; // the running max over the allowed keys so far
+        var l = 0.0; // Σ exp(s − m) over them (0 before the first)
+        ${range.code}
+        for (var tile = tiles.x; tile < tiles.y; tile++) {
+          ${keys.load}
+          var tm = 0.0; // the max over the tile's allowed keys
+          var seen = false;
+          for (var jj = 0; jj < ${BC}; jj++) {
+            if (${ok}) {
+              var dot = 0.0;
+              for (var c = 0; c < ${D}; c++) { dot += qi[c] * ${keys.kAt('c')}; }
+              s[jj] = dot;
+              tm = select(dot, max(tm, dot), seen);
+              seen = true;
+            }
+          }
+          if (seen) {
+            if (l == 0.0) { m = tm; } // the first allowed key starts the running max
+            let mNew = max(m, tm);
+            let corr = exp(m - mNew);
+            l *= corr;
+            for (var c = 0; c < ${DV}; c++) { acc[c] *= corr; }
+            for (var jj = 0; jj < ${BC}; jj++) {
+              if (${ok}) {
+                let p = exp(s[jj] - mNew);
+                l += p;
+                for (var c = 0; c < ${DV}; c++) { acc[c] += p * ${keys.vAt('c')}; }
+              }
+            }
+            m = mNew;
+          }
+          workgroupBarrier(); // before the next tile overwrites this one
         }
-        let out = index * ${DV + 1};
-        if (l > 0.0) {
-          let inv = 1.0 / l;
-          for (var c = 0; c < ${DV}; c++) { result[out + c] = acc[c] * inv; }
-          result[out + ${DV}] = m + log(l);
-        } else {
-          for (var c = 0; c < ${DV}; c++) { result[out + c] = 0.0; }
-          result[out + ${DV}] = -uniforms.INFINITY;
+        if (live) {
+          let out = row * ${DV + 1};
+          if (l > 0.0) {
+            let inv = 1.0 / l;
+            for (var c = 0; c < ${DV}; c++) { result[out + c] = acc[c] * inv; }
+            result[out + ${DV}] = m + log(l);
+          } else {
+            for (var c = 0; c < ${DV}; c++) { result[out + c] = 0.0; }
+            result[out + ${DV}] = -uniforms.INFINITY;
+          }
         }`,
   );
   const inputs = hasMask ? [q!, k!, v!, mask!] : [q!, k!, v!];
@@ -283,8 +443,7 @@ function webgpuGrad(args: Args): tf.TensorInfo[] {
   const rows = B * H * Tq;
   const hasMask = mask !== undefined;
   const key = `${B}_${H}_${Tq}_${Tk}_${D}_${DV}_${causal}_${hasMask}_${scale}`;
-  // stats [rows, 2]: (lse_i, D_i = dO_i·O_i − dlse_i); a fully masked row gets lse +∞ so that
-  // exp(s − lse) = 0 (its keys are all skipped anyway).
+  // stats [rows, 2]: (lse_i, D_i = dO_i·O_i − dlse_i); a fully masked row keeps lse −∞ and is skipped.
   const stats = be.runWebGPUProgram(
     rowProgram(`attendFusedAttentionStats_${rows}_${DV}`, ['o', 'dO', 'lse', 'dLse'], [rows, 2], rows,
       `var dot = 0.0;
@@ -295,72 +454,110 @@ function webgpuGrad(args: Args): tf.TensorInfo[] {
   );
   const maskName = hasMask ? ['mask'] : [];
   const maskInput = hasMask ? [mask!] : [];
-  // dq: one invocation per query row i.
+  // dq: a block of query rows per workgroup against key tiles (K, V), as the forward.
+  const tq = tiling(B * H, Tq, Tk, D + DV, 1, 2);
+  const keys = keyTiles(d, tq, hasMask);
+  const qRange = tileRange('0', causal ? `(min(${Math.min(Tq, Tk)}, r0 + ${tq.BR}) + ${tq.BC - 1}) / ${tq.BC}` : `${Math.ceil(Tk / tq.BC)}`, causal);
   const dq = be.runWebGPUProgram(
-    rowProgram(`attendFusedAttentionDq_${key}`, ['q', 'k', 'v', 'dO', 'stats', ...maskName], [B, H, Tq, D], rows,
-      `let i = index % ${Tq};
-        let bh = index / ${Tq};
-        let b = bh / ${H};
-        let li = stats[index * 2];
-        let Di = stats[index * 2 + 1];
+    tiledProgram(`attendFusedAttentionDq_${key}`, ['q', 'k', 'v', 'dO', 'stats', ...maskName], [B, H, Tq, D], H, Tq, tq,
+      `${keys.declarations}
+      ${qRange.declaration}`,
+      `let i = r;
+        let row = bh * ${Tq} + min(i, ${Tq - 1});
+        let li = stats[row * 2];
+        let Di = stats[row * 2 + 1];
+        let go = live && li > -uniforms.INFINITY; // a fully masked row's gradient is 0
+        var qi : array<f32, ${D}>;
+        for (var c = 0; c < ${D}; c++) { qi[c] = q[row * ${D} + c] * ${f32(scale)}; }
+        var gi : array<f32, ${DV}>;
+        for (var c = 0; c < ${DV}; c++) { gi[c] = dO[row * ${DV} + c]; }
         var acc : array<f32, ${D}>;
-        if (li > -uniforms.INFINITY) {
-          var qi : array<f32, ${D}>;
-          for (var c = 0; c < ${D}; c++) { qi[c] = q[index * ${D} + c] * ${f32(scale)}; }
-          var gi : array<f32, ${DV}>;
-          for (var c = 0; c < ${DV}; c++) { gi[c] = dO[index * ${DV} + c]; }
-          for (var j = 0; j < ${Tk}; j++) {
-            if (!(${allowedExpr(d, causal, hasMask)})) { continue; }
-            let kOff = (bh * ${Tk} + j) * ${D};
-            let vOff = (bh * ${Tk} + j) * ${DV};
-            var s = 0.0;
-            for (var c = 0; c < ${D}; c++) { s += qi[c] * k[kOff + c]; }
-            let p = exp(s - li);
-            var dp = 0.0;
-            for (var c = 0; c < ${DV}; c++) { dp += gi[c] * v[vOff + c]; }
-            let ds = p * (dp - Di) * ${f32(scale)};
-            for (var c = 0; c < ${D}; c++) { acc[c] += ds * k[kOff + c]; }
+        ${qRange.code}
+        for (var tile = tiles.x; tile < tiles.y; tile++) {
+          ${keys.load}
+          if (go) {
+            for (var jj = 0; jj < ${tq.BC}; jj++) {
+              if (!(attendKeyOk[jj] != 0.0${causal ? ' && j0 + jj <= i' : ''})) { continue; }
+              var s = 0.0;
+              for (var c = 0; c < ${D}; c++) { s += qi[c] * ${keys.kAt('c')}; }
+              let p = exp(s - li);
+              var dp = 0.0;
+              for (var c = 0; c < ${DV}; c++) { dp += gi[c] * ${keys.vAt('c')}; }
+              let ds = p * (dp - Di) * ${f32(scale)};
+              for (var c = 0; c < ${D}; c++) { acc[c] += ds * ${keys.kAt('c')}; }
+            }
           }
+          workgroupBarrier();
         }
-        for (var c = 0; c < ${D}; c++) { result[index * ${D} + c] = acc[c]; }`),
+        if (live) {
+          for (var c = 0; c < ${D}; c++) { result[row * ${D} + c] = acc[c]; }
+        }`),
     [q!, k!, v!, dContext!, stats, ...maskInput], 'float32',
   );
-  // dk, dv: one invocation per key row j, packed as [B·H·Tk, D + DV].
+  // dk, dv: a block of key rows per workgroup against query tiles (Q, dO, stats), packed as [B·H·Tk, D + DV].
   const keyRows = B * H * Tk;
+  const tk = tiling(B * H, Tk, Tq, D + DV, 2, 2);
+  const { BR, BC } = tk;
+  const qAt = (c: string) => (tk.shared ? `attendQ[ii * ${D} + ${c}]` : `q[(qRow + ii) * ${D} + ${c}]`);
+  const gAt = (c: string) => (tk.shared ? `attendG[ii * ${DV} + ${c}]` : `dO[(qRow + ii) * ${DV} + ${c}]`);
+  // Causal: queries from the block's first key on.
+  const kRange = tileRange(causal ? `r0 / ${BC}` : '0', `${Math.ceil(Tq / BC)}`, causal);
   const dkv = be.runWebGPUProgram(
-    rowProgram(`attendFusedAttentionDkv_${key}`, ['q', 'k', 'v', 'dO', 'stats', ...maskName], [keyRows, D + DV], keyRows,
-      `let j = index % ${Tk};
-        let bh = index / ${Tk};
-        let b = bh / ${H};
-        let kOff = index * ${D};
-        let vOff = index * ${DV};
+    tiledProgram(`attendFusedAttentionDkv_${key}`, ['q', 'k', 'v', 'dO', 'stats', ...maskName], [keyRows, D + DV], H, Tk, tk,
+      `${tk.shared ? `var<workgroup> attendQ : array<f32, ${BC * D}>;
+      var<workgroup> attendG : array<f32, ${BC * DV}>;` : ''}
+      var<workgroup> attendStats : array<f32, ${BC * 2}>; // (lse, D_i) of query i0 + ii; lse −∞ past Tq
+      ${kRange.declaration}`,
+      `let j = r;
+        let row = bh * ${Tk} + min(j, ${Tk - 1});
+        let go = live${hasMask ? ` && mask[b * ${Tk} + j] != 0.0` : ''}; // a padding key's gradient is 0
         var kj : array<f32, ${D}>;
-        for (var c = 0; c < ${D}; c++) { kj[c] = k[kOff + c] * ${f32(scale)}; }
+        for (var c = 0; c < ${D}; c++) { kj[c] = k[row * ${D} + c] * ${f32(scale)}; }
         var vj : array<f32, ${DV}>;
-        for (var c = 0; c < ${DV}; c++) { vj[c] = v[vOff + c]; }
+        for (var c = 0; c < ${DV}; c++) { vj[c] = v[row * ${DV} + c]; }
         var dkAcc : array<f32, ${D}>;
         var dvAcc : array<f32, ${DV}>;
-        for (var i = ${causal ? 'j' : '0'}; i < ${Tq}; i++) {
-          if (!(${allowedExpr(d, causal, hasMask)})) { continue; }
-          let row = bh * ${Tq} + i;
-          let li = stats[row * 2];
-          if (li == -uniforms.INFINITY) { continue; }
-          let Di = stats[row * 2 + 1];
-          var s = 0.0;
-          for (var c = 0; c < ${D}; c++) { s += q[row * ${D} + c] * kj[c]; }
-          let p = exp(s - li);
-          var dp = 0.0;
-          for (var c = 0; c < ${DV}; c++) {
-            let g = dO[row * ${DV} + c];
-            dp += g * vj[c];
-            dvAcc[c] += p * g;
+        ${kRange.code}
+        for (var tile = tiles.x; tile < tiles.y; tile++) {
+          let i0 = tile * ${BC};
+          let n = min(${BC}, ${Tq} - i0);
+          let qRow = bh * ${Tq} + i0;
+          ${tk.shared ? `for (var x = lane; x < n * ${D}; x += ${BR}) { attendQ[x] = q[qRow * ${D} + x]; }
+          for (var x = lane; x < n * ${DV}; x += ${BR}) { attendG[x] = dO[qRow * ${DV} + x]; }` : ''}
+          for (var x = lane; x < ${BC}; x += ${BR}) {
+            if (x < n) {
+              attendStats[x * 2] = stats[(qRow + x) * 2];
+              attendStats[x * 2 + 1] = stats[(qRow + x) * 2 + 1];
+            } else {
+              attendStats[x * 2] = -uniforms.INFINITY;
+              attendStats[x * 2 + 1] = 0.0;
+            }
           }
-          let ds = p * (dp - Di) * ${f32(scale)};
-          for (var c = 0; c < ${D}; c++) { dkAcc[c] += ds * q[row * ${D} + c]; }
+          workgroupBarrier();
+          if (go) {
+            for (var ii = 0; ii < ${BC}; ii++) {
+              let li = attendStats[ii * 2];
+              if (!(li > -uniforms.INFINITY${causal ? ' && i0 + ii >= j' : ''})) { continue; }
+              var s = 0.0;
+              for (var c = 0; c < ${D}; c++) { s += ${qAt('c')} * kj[c]; }
+              let p = exp(s - li);
+              var dp = 0.0;
+              for (var c = 0; c < ${DV}; c++) {
+                let g = ${gAt('c')};
+                dp += g * vj[c];
+                dvAcc[c] += p * g;
+              }
+              let ds = p * (dp - attendStats[ii * 2 + 1]) * ${f32(scale)};
+              for (var c = 0; c < ${D}; c++) { dkAcc[c] += ds * ${qAt('c')}; }
+            }
+          }
+          workgroupBarrier();
         }
-        let out = index * ${D + DV};
-        for (var c = 0; c < ${D}; c++) { result[out + c] = dkAcc[c]; }
-        for (var c = 0; c < ${DV}; c++) { result[out + ${D} + c] = dvAcc[c]; }`),
+        if (live) {
+          let out = row * ${D + DV};
+          for (var c = 0; c < ${D}; c++) { result[out + c] = dkAcc[c]; }
+          for (var c = 0; c < ${DV}; c++) { result[out + ${D} + c] = dvAcc[c]; }
+        }`),
     [q!, k!, v!, dContext!, stats, ...maskInput], 'float32',
   );
   be.disposeData(stats.dataId);

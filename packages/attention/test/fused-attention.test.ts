@@ -1,6 +1,9 @@
 // The fused attention kernel against the composite path (scaledDotProductAttention on cpu, the
 // reference): context and dq, dk, dv for no mask, causal, padding, both; Tq ≠ Tk; several heads;
-// fully masked rows; the lse output and its gradient; the fallback switch; leak checks. Per backend:
+// fully masked rows; the lse output and its gradient; the kernels without a mask input; the webgpu
+// kernels' tiles (lengths that are not multiples of the blocks or tiles, several of each, d = 64,
+// smaller tiles and rows read from global memory under a lowered tile budget, a 2-D dispatch grid);
+// the fallback switch; leak checks (tensors and backend buffers). Per backend:
 // cpu (1e-5), wasm (1e-5), webgpu (1e-4) — webgpu through Dawn, on a GPU or, with
 // ATTEND_WEBGPU_ALLOW_SOFTWARE=1 (set below), on Mesa's llvmpipe via Dawn's OpenGL backend; skipped
 // with the reason when neither loads (CI without a GPU or without libegl-mesa0/libgl1-mesa-dri).
@@ -18,6 +21,7 @@ import {
   setFusedAttentionMode,
   type FusedAttentionMode,
 } from '../src/index.js';
+import { setWebgpuTileBudget } from '../src/fused-attention.js';
 
 process.env.ATTEND_WEBGPU_ALLOW_SOFTWARE ??= '1';
 
@@ -45,6 +49,14 @@ const CASES: Case[] = [
   { name: 'causal + padding', B: 2, H: 4, Tq: 6, Tk: 6, D: 4, DV: 4, causal: true, lengths: [6, 4] },
   { name: 'causal + leading padding (fully masked first rows)', B: 2, H: 2, Tq: 5, Tk: 5, D: 4, DV: 3, causal: true, leadingPad: [0, 2] },
   { name: 'one head, d = 1, Tq = 1', B: 2, H: 1, Tq: 1, Tk: 3, D: 1, DV: 1, causal: false, lengths: [3, 2] },
+  // The webgpu kernels' tiles (see fused-attention.ts): blocks of up to 64 rows, tiles of up to 32 keys
+  // or queries (16 at d = 64). Lengths that are not multiples of either, several tiles, several blocks.
+  { name: 'tiles: Tq 37, Tk 70, causal + padding + leading padding', B: 2, H: 2, Tq: 37, Tk: 70, D: 8, DV: 5, causal: true, lengths: [70, 50], leadingPad: [0, 3] },
+  { name: 'tiles: Tq 70, Tk 37, causal + padding + leading padding', B: 2, H: 2, Tq: 70, Tk: 37, D: 5, DV: 8, causal: true, lengths: [30, 37], leadingPad: [2, 0] },
+  { name: 'tiles: Tq 70, Tk 37, padding, an empty row', B: 2, H: 1, Tq: 70, Tk: 37, D: 6, DV: 3, causal: false, lengths: [33, 0] },
+  { name: 'tiles: d = 64 (the GPT), T 150, causal + padding', B: 2, H: 2, Tq: 150, Tk: 150, D: 64, DV: 64, causal: true, lengths: [150, 101] },
+  { name: 'tiles: d = 64, dv = 48, Tq 100, Tk 150, no mask', B: 1, H: 3, Tq: 100, Tk: 150, D: 64, DV: 48, causal: false },
+  { name: '65,538 workgroups (a 2-D dispatch grid)', B: 32769, H: 2, Tq: 1, Tk: 2, D: 2, DV: 1, causal: false },
 ];
 
 /** Seeded uniform(−1, 1) values (a tiny LCG: the same numbers on every backend). */
@@ -216,6 +228,28 @@ describe.each(BACKENDS)('fused attention on %s', (backend, tol) => {
     expect(maxDiff(await read(gk!), await read(rk!)), 'dk').toBeLessThanOrEqual(tol);
   });
 
+  it('the kernels take no mask input as all keys real', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const c = CASES.find((x) => x.name.startsWith('tiles: Tq 37'))!;
+    const x = inputsOf(c);
+    const [without, withOnes] = tf.tidy(() => {
+      const q = tf.tensor4d(x.q, [c.B, c.H, c.Tq, c.D]);
+      const k = tf.tensor4d(x.k, [c.B, c.H, c.Tk, c.D]);
+      const v = tf.tensor4d(x.v, [c.B, c.H, c.Tk, c.DV]);
+      const dContext = tf.tensor4d(x.r, [c.B, c.H, c.Tq, c.DV]);
+      const dLse = tf.tensor3d(values(c.B * c.H * c.Tq, 15), [c.B, c.H, c.Tq]);
+      const attrs = { causal: true, scale: 0.3 };
+      const both = (mask?: tf.Tensor) => {
+        const inputs: tf.NamedTensorMap = mask ? { q, k, v, mask } : { q, k, v };
+        const [context, lse] = tf.engine().runKernel(FUSED_ATTENTION, inputs, attrs) as tf.Tensor[];
+        const grads = tf.engine().runKernel(FUSED_ATTENTION_GRAD, { ...inputs, context: context!, lse: lse!, dContext, dLse }, attrs) as tf.Tensor[];
+        return tf.concat([context!, lse!, ...grads].map((t) => tf.reshape(t, [-1])));
+      };
+      return [both(), both(tf.ones([c.B, c.Tk]))];
+    });
+    expect(maxDiff(await read(without!), await read(withOnes!))).toBe(0);
+  });
+
   it('does not leak tensors (forward, and forward + backward)', (ctx) => {
     if (skip) return ctx.skip(skip);
     const c = CASES[5]!;
@@ -241,10 +275,29 @@ describe.each(BACKENDS)('fused attention on %s', (backend, tol) => {
     };
     partial();
     const before = tf.memory().numTensors;
+    const buffers = tf.engine().backend.numDataIds(); // the kernels' packed outputs and stats included
     for (let i = 0; i < 3; i++) partial();
     for (let i = 0; i < 3; i++) step();
     expect(tf.memory().numTensors).toBe(before);
+    expect(tf.engine().backend.numDataIds()).toBe(buffers);
     tf.dispose([q, k, v, mask]);
+  });
+
+  it.for([1024, 256])('with %i bytes of workgroup memory for the tiles (tiles of 16 or 4 rows at d = 8, of 1 row at d = 64 with 1,024; with 256, d = 64 rows read from global memory) the tiled cases still match', async (bytes, ctx) => {
+    if (skip) return ctx.skip(skip);
+    if (backend !== 'webgpu') return ctx.skip('the tile budget is the webgpu kernels\'');
+    const prev = setWebgpuTileBudget(bytes);
+    try {
+      for (const c of CASES.filter((x) => x.name.startsWith('tiles: Tq 37') || x.name.startsWith('tiles: d = 64 (the GPT)'))) {
+        const got = await run(c, inputsOf(c), fused(c));
+        const ref = reference.get(c.name)!;
+        for (const key of ['context', 'dq', 'dk', 'dv'] as const) {
+          expect(maxDiff(got[key], ref[key]), `${c.name}: ${key}`).toBeLessThanOrEqual(tol);
+        }
+      }
+    } finally {
+      setWebgpuTileBudget(prev);
+    }
   });
 });
 
