@@ -13,6 +13,20 @@
 // step reads and writes one state buffer (the program's read_write output, passed back in for the
 // next dispatch), with the timestep t as a uniform, so each shader compiles once per shape; WebGPU
 // orders the dispatches. The state buffer is then cut into the outputs.
+// The step programs' recurrent products are tiled (tiledStepProgram), as a GEMM's: a workgroup of
+// BB × BU = 8 × 32 invocations covers 8 batch rows × 32 units and walks the reduction in chunks of K,
+// staging the 8 × K block of h_{t−1} (dz, r ⊙ h, dn̂) and the K × (gate columns · 32) block of W_h
+// (W_hᵀ backward) in workgroup memory, so each element of W_h is read from global memory once per
+// 8 rows instead of once per row (at B = 256, H = 512 the LSTM step read W_h's 4 MB 256 times, ~1 GB
+// a step); then each invocation does its unit's elementwise part as before. K = 16 for 3–4 gate
+// columns, 32 for 1–2; workgroup memory, whatever H: the LSTM step 8.5 KiB (128 + 16·128 floats),
+// the reset-after GRU step 6.5 KiB, the taught GRU's r/z step 9 KiB, every one-column product (the
+// backward steps, the taught GRU's candidate step, the RNN step) 5 KiB (256 + 32·32 floats; the
+// backward's W_hᵀ tile 32·33, its rows padded by one float against bank conflicts) — within WebGPU's
+// default 16 KiB and 256 invocations. Within a dispatch no invocation reads state that another
+// writes: a forward step reads row t of hs and writes row t + 1 (row 0 comes from h0 at t = 0); a
+// backward step reads row t + 1 of D (the taught GRU's second program row t's dn̂ columns, written by
+// the first) and writes row t. Only dhProgram (dh_0, once) stays one invocation per (b, k) over a row.
 // Correctness is tested on Mesa's llvmpipe (software; ATTEND_WEBGPU_ALLOW_SOFTWARE=1); the speed on
 // a GPU is not measured yet, so mode 'auto' does not pick these (setFusedSequenceMode('fused') does).
 import type * as tf from '@tensorflow/tfjs-core';
@@ -21,6 +35,9 @@ import { webgpuRowProgram, type WebGPUBackendLike, type WebGPUProgramLike } from
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 type Infos = Record<string, tf.TensorInfo>;
 
+const up = (t: number) => Array.from({ length: t }, (_, i) => i);
+const down = (t: number) => up(t).reverse();
+
 const PRELUDE = `
 fn attendSigmoid(x : f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 fn attendTanh(x : f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }`;
@@ -28,6 +45,104 @@ fn attendTanh(x : f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }`;
 /** A per-step program (uniform t) over the B·H units: `b`, `u` (or `k`) and `t` in scope. */
 function stepProgram(key: string, inputs: string[], total: number, B: number, H: number, body: string, unit = 'u'): WebGPUProgramLike {
   return webgpuRowProgram(key, inputs, [total], B * H, `let t = uniforms.t;\n let b = index / ${H};\n let ${unit} = index - b * ${H};\n ${body}`, { prelude: PRELUDE, uniforms: 't : i32,' });
+}
+
+/** The tiled step programs' workgroup: BB batch rows × BU units, an invocation each. */
+const BB = 8;
+const BU = 32;
+const LANES = BB * BU;
+
+/**
+ * A step program's recurrent product, `columns` sums per (b, u): dot_c = Σ_{k<n} a(b, k)·w(k, c, u)
+ * — h_{t−1}·W_h's gate columns forward, dz_{t+1}·W_hᵀ backward.
+ */
+interface Product {
+  n: number;
+  columns: number;
+  /** WGSL: the left operand at (row, k), row < B, k < n. */
+  a: (row: string, k: string) => string;
+  /** WGSL: W's element for k, column c (a WGSL i32), unit u < H. */
+  w: (k: string, c: string, u: string) => string;
+  /** w is contiguous along k (W_hᵀ: a row of W_h per unit), not along u: the tile loads walk k first. */
+  alongK?: boolean;
+  /** A uniform WGSL condition: the products are computed only where it holds (else the dots stay 0). */
+  when?: string;
+}
+
+/**
+ * A per-step program whose recurrent product is tiled: a workgroup per block of BB rows × BU units
+ * stages, K steps of the reduction at a time, the BB × K block of a and the K × columns·BU block of W
+ * in workgroup memory (zeros past B, H and n), so each element of W is read once per workgroup
+ * instead of once per row. Then `body` as stepProgram's, with `dot0`, `dot1`, … the sums, for the
+ * invocations inside B × H (`live`). Barriers need every invocation of the workgroup, so none returns
+ * early, and the loop around them depends on constants and the uniform t only.
+ */
+function tiledStepProgram(key: string, inputs: string[], total: number, B: number, H: number, p: Product, body: string, unit = 'u', declarations = ''): WebGPUProgramLike {
+  const C = p.columns;
+  const K = C > 2 ? 16 : 32;
+  const nU = Math.ceil(H / BU);
+  const groups = Math.ceil(B / BB) * nU;
+  const y = Math.ceil(groups / 65535);
+  const x = Math.ceil(groups / y); // x·y − groups < y spare workgroups, which do not write
+  const pitch = C * BU + (p.alongK ? 1 : 0); // a W tile row; padded where loads store down its columns (banks)
+  const [kk, c, uu] = p.alongK ? [`i % ${K}`, `(i / ${K}) % ${C}`, `i / ${K * C}`] : [`i / ${C * BU}`, `(i / ${BU}) % ${C}`, `i % ${BU}`];
+  const sums = up(C).map((j) => `var dot${j} = 0.0;`).join(' ');
+  const fma = up(C).map((j) => `dot${j} += a * attendTileW[w + ${j * BU}];`).join(' ');
+  const product = `for (var k0 = 0; k0 < ${p.n}; k0 += ${K}) {
+          for (var i = lane; i < ${BB * K}; i += ${LANES}) {
+            let row = b0 + i / ${K};
+            let kr = k0 + i % ${K};
+            var v = 0.0;
+            if (row < ${B} && kr < ${p.n}) { v = ${p.a('row', 'kr')}; }
+            attendTileA[i] = v;
+          }
+          for (var i = lane; i < ${K * C * BU}; i += ${LANES}) {
+            let kt = ${kk}; let ct = ${c}; let ut = ${uu};
+            let kr = k0 + kt; let ur = u0 + ut;
+            var v = 0.0;
+            if (kr < ${p.n} && ur < ${H}) { v = ${p.w('kr', 'ct', 'ur')}; }
+            attendTileW[kt * ${pitch} + ct * ${BU} + ut] = v;
+          }
+          workgroupBarrier();
+          for (var j = 0; j < ${K}; j++) {
+            let a = attendTileA[rb * ${K} + j];
+            let w = j * ${pitch} + ub;
+            ${fma}
+          }
+          workgroupBarrier();
+        }`;
+  return {
+    variableNames: inputs,
+    outputShape: [total],
+    shaderKey: `${key}_${BB}_${BU}_${K}`,
+    dispatchLayout: { x: [0] },
+    dispatch: [x, y, 1],
+    workgroupSize: [LANES, 1, 1],
+    uniforms: 't : i32,',
+    getUserCode: () => `
+      ${PRELUDE}
+      var<workgroup> attendTileA : array<f32, ${BB * K}>;
+      var<workgroup> attendTileW : array<f32, ${K * pitch}>;
+      ${declarations}
+      fn main(index : i32) {
+        let t = uniforms.t;
+        let lane = index % ${LANES};
+        let group = min(index / ${LANES}, ${groups - 1});
+        let gb = group / ${nU};
+        let b0 = gb * ${BB};
+        let u0 = (group - gb * ${nU}) * ${BU};
+        let rb = lane / ${BU};
+        let ub = lane - rb * ${BU};
+        let b = b0 + rb;
+        let ${unit} = u0 + ub;
+        let live = index / ${LANES} < ${groups} && b < ${B} && ${unit} < ${H};
+        ${sums}
+        ${p.when ? `if (${p.when}) {\n        ${product}\n        }` : product}
+        if (live) {
+          ${body}
+        }
+      }`,
+  };
 }
 
 /** Runs `program` once per t in `ts`, all into one state buffer of `total` floats; returns it. */
@@ -50,23 +165,26 @@ function cutAll(be: WebGPUBackendLike, S: tf.TensorInfo, parts: [number, number[
 }
 
 /**
- * WGSL for a step program: the recurrent products `dots(h)` over h_{t−1} (an expression of k: h0 at
- * t = 0, which also goes into row 0 of the state's hs at HS; else row t of hs) and `hPrev` = h_{t−1}[b, u].
+ * h_{t−1} for a forward step program: `declaration` (WGSL: attendPrevH(row, k) = h0 at t = 0, else row
+ * t of the state's hs at HS), the product's left operand `a`, and `hPrev` = h_{t−1}[b, u] (at t = 0 it
+ * also goes into row 0 of hs).
  */
-function overPrevious(dots: (h: string) => string, HS: number, BH: number, H: number): string {
-  return `var hPrev : f32;
-    if (t == 0) {
-      ${dots(`h0[b * ${H} + k]`)}
-      hPrev = h0[b * ${H} + u];
-      result[${HS} + b * ${H} + u] = hPrev;
-    } else {
-      ${dots(`result[${HS} + t * ${BH} + b * ${H} + k]`)}
-      hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
-    }`;
+function previousH(HS: number, BH: number, H: number) {
+  return {
+    declaration: `fn attendPrevH(row : i32, k : i32) -> f32 {
+        if (uniforms.t == 0) { return h0[row * ${H} + k]; }
+        return result[${HS} + uniforms.t * ${BH} + row * ${H} + k];
+      }`,
+    a: (row: string, k: string) => `attendPrevH(${row}, ${k})`,
+    hPrev: `let hPrev = attendPrevH(b, u);
+    if (t == 0) { result[${HS} + b * ${H} + u] = hPrev; }`,
+  };
 }
 
-const up = (t: number) => Array.from({ length: t }, (_, i) => i);
-const down = (t: number) => up(t).reverse();
+/** h_{t−1} (`a`)·W_h's gate blocks off … off + columns − 1 (W_h [H, G], block c at columns c·H …). */
+function gateProduct(H: number, G: number, a: Product['a'], columns: number, off = 0): Product {
+  return { n: H, columns, a, w: (k, c, u) => `W[${k} * ${G} + (${c} + ${off}) * ${H} + ${u}]` };
+}
 
 // ---------------------------------------------------------------------------------------------
 // LSTM. State S: acts [T, B, 4H] | cs [T + 1, B, H] | tcs [T, B, H] | hs [T + 1, B, H] | packed [B, T + 2, H].
@@ -82,24 +200,17 @@ export function lstmForwardWebgpu(args: Args): tf.TensorInfo[] {
   const HS = TCS + T * BH;
   const PK = HS + (T + 1) * BH;
   const total = PK + B * (T + 2) * H;
-  const dots = (h: (k: string) => string) => `
-    for (var k = 0; k < ${H}; k++) {
-      let hk = ${h('k')};
-      let w = k * ${G};
-      zi += hk * W[w + u]; zf += hk * W[w + ${H} + u]; zg += hk * W[w + ${2 * H} + u]; zo += hk * W[w + ${3 * H} + u];
-    }`;
-  const step = stepProgram(`attendLstmStep_${B}_${T}_${H}`, ['xp', 'W', 'h0', 'c0', 'mask'], total, B, H, `
+  const prev = previousH(HS, BH, H);
+  const step = tiledStepProgram(`attendLstmStep_${B}_${T}_${H}`, ['xp', 'W', 'h0', 'c0', 'mask'], total, B, H, gateProduct(H, G, prev.a, 4), `
     let xo = (b * ${T} + t) * ${G};
-    var zi = xp[xo + u]; var zf = xp[xo + ${H} + u]; var zg = xp[xo + ${2 * H} + u]; var zo = xp[xo + ${3 * H} + u];
-    var cPrev : f32; var hPrev : f32;
+    let zi = xp[xo + u] + dot0; let zf = xp[xo + ${H} + u] + dot1; let zg = xp[xo + ${2 * H} + u] + dot2; let zo = xp[xo + ${3 * H} + u] + dot3;
+    ${prev.hPrev}
+    var cPrev : f32;
     if (t == 0) {
-      ${dots((k) => `h0[b * ${H} + ${k}]`)}
-      cPrev = c0[b * ${H} + u]; hPrev = h0[b * ${H} + u];
-      result[${CS} + b * ${H} + u] = cPrev; result[${HS} + b * ${H} + u] = hPrev;
+      cPrev = c0[b * ${H} + u];
+      result[${CS} + b * ${H} + u] = cPrev;
     } else {
-      let ho = ${HS} + t * ${BH} + b * ${H};
-      ${dots((k) => `result[ho + ${k}]`)}
-      cPrev = result[${CS} + t * ${BH} + b * ${H} + u]; hPrev = result[ho + u];
+      cPrev = result[${CS} + t * ${BH} + b * ${H} + u];
     }
     let m = mask[b * ${T} + t];
     let i = attendSigmoid(zi); let f = attendSigmoid(zf); let g = attendTanh(zg); let o = attendSigmoid(zo);
@@ -117,21 +228,30 @@ export function lstmForwardWebgpu(args: Args): tf.TensorInfo[] {
     if (t == ${T - 1}) {
       result[${PK} + (b * ${T + 2} + ${T}) * ${H} + u] = hN;
       result[${PK} + (b * ${T + 2} + ${T + 1}) * ${H} + u] = cN;
-    }`);
+    }`, 'u', prev.declaration);
   const S = loop(be, [step], [[xp!, W_h!, h0!, c0!, mask!]], up(T));
   return cutAll(be, S, [[PK, [B, T + 2, H]], [0, [T, B, G]], [CS, [T + 1, B, H]], [TCS, [T, B, H]], [HS, [T + 1, B, H]]]);
 }
 
+/** Σ_j D[b, `step`, wOff + j]·W_h[unit, wOff + j] over j < n: a product with W_hᵀ, rows of D [B, T, G] at 0. */
+function timesWT(T: number, G: number, n: number, step: string, wOff = 0): Product {
+  return {
+    n,
+    columns: 1,
+    a: (row, j) => `result[(${row} * ${T} + ${step}) * ${G} + ${wOff} + ${j}]`,
+    w: (j, _c, u) => `W[${u} * ${G} + ${wOff} + ${j}]`,
+    alongK: true,
+  };
+}
+
 /**
- * WGSL: `dhIn` = dh_t[b, unit] for a backward step program at t < T − 1 — the part the state holds at
- * DH plus dz_{t+1}·W_hᵀ over the first `n` columns of row t + 1 of D (written by the previous
- * dispatch). Each invocation needs only its own unit of dh_t, so this product and step t's
- * elementwise part share one dispatch; the last dh (dh_0) is finished by `dhProgram` at t = 0.
+ * dz_{t+1}·W_hᵀ over the first `n` columns of row t + 1 of D (written by the previous dispatch), for a
+ * backward step program at t < T − 1: its `dot0` plus the part the state holds at DH is dh_t[b, unit].
+ * Each invocation needs only its own unit of dh_t, so this product and step t's elementwise part
+ * share one dispatch; the last dh (dh_0) is finished by `dhProgram` at t = 0.
  */
-function carriedDh(T: number, H: number, G: number, DH: number, n: number, unit = 'u'): string {
-  return `var dhIn = result[${DH} + b * ${H} + ${unit}];
-      let dNext = (b * ${T} + t + 1) * ${G};
-      for (var j = 0; j < ${n}; j++) { dhIn += result[dNext + j] * W[${unit} * ${G} + j]; }`;
+function carriedDh(T: number, G: number, n: number): Product {
+  return { ...timesWT(T, G, n, 't + 1'), when: `t < ${T - 1}` };
 }
 
 /** dh_{t−1} += dz_t·W_hᵀ over the first `n` columns of dz (rows of D at DXP), into D at DH. */
@@ -154,14 +274,13 @@ export function lstmGradWebgpu(args: Args): tf.TensorInfo[] {
   const DC = DH + BH;
   const total = DC + BH;
   // One dispatch a step: dh_t (carriedDh), then dz_t and the carried parts of dh_{t−1}, dc_{t−1}.
-  const dz = stepProgram(`attendLstmGradDz_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'cs', 'tcs', 'dy'], total, B, H, `
+  const dz = tiledStepProgram(`attendLstmGradDz_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'cs', 'tcs', 'dy'], total, B, H, carriedDh(T, G, G), `
     let m = mask[b * ${T} + t];
     var dhOld : f32; var dcOld : f32;
     if (t == ${T - 1}) {
       dhOld = dy[(b * ${T + 2} + ${T}) * ${H} + u]; dcOld = dy[(b * ${T + 2} + ${T + 1}) * ${H} + u];
     } else {
-      ${carriedDh(T, H, G, DH, G)}
-      dhOld = dhIn; dcOld = result[${DC} + b * ${H} + u];
+      dhOld = result[${DH} + b * ${H} + u] + dot0; dcOld = result[${DC} + b * ${H} + u];
     }
     let ao = (t * ${B} + b) * ${G};
     let i = acts[ao + u]; let f = acts[ao + ${H} + u]; let g = acts[ao + ${2 * H} + u]; let o = acts[ao + ${3 * H} + u];
@@ -192,23 +311,19 @@ export function gruForwardWebgpu(args: Args): tf.TensorInfo[] {
   const PK = HS + (T + 1) * BH;
   const RH = PK + B * (T + 1) * H;
   const total = RH + T * BH;
-  const dots = (h: string) => `
-    for (var k = 0; k < ${H}; k++) {
-      let hk = ${h};
-      zr += hk * W[k * ${G} + u]; zz += hk * W[k * ${G} + ${H} + u];
-    }`;
-  const rz = stepProgram(`attendGruStepRz_${B}_${T}_${H}`, ['xp', 'W', 'h0'], total, B, H, `
+  const prev = previousH(HS, BH, H);
+  const rz = tiledStepProgram(`attendGruStepRz_${B}_${T}_${H}`, ['xp', 'W', 'h0'], total, B, H, gateProduct(H, G, prev.a, 2), `
     let xo = (b * ${T} + t) * ${G};
-    var zr = xp[xo + u]; var zz = xp[xo + ${H} + u];
-    ${overPrevious(dots, HS, BH, H)}
+    let zr = xp[xo + u] + dot0; let zz = xp[xo + ${H} + u] + dot1;
+    ${prev.hPrev}
     let r = attendSigmoid(zr);
     let ao = (t * ${B} + b) * ${G};
     result[ao + u] = r; result[ao + ${H} + u] = attendSigmoid(zz);
-    result[${RH} + t * ${BH} + b * ${H} + u] = r * hPrev;`);
-  const n = stepProgram(`attendGruStepN_${B}_${T}_${H}`, ['xp', 'W', 'mask'], total, B, H, `
-    var zn = xp[(b * ${T} + t) * ${G} + ${2 * H} + u];
-    for (var k = 0; k < ${H}; k++) { zn += result[${RH} + t * ${BH} + b * ${H} + k] * W[k * ${G} + ${2 * H} + u]; }
-    let nn = attendTanh(zn);
+    result[${RH} + t * ${BH} + b * ${H} + u] = r * hPrev;`, 'u', prev.declaration);
+  // (r ⊙ h_{t−1})·W_n: rows of r ⊙ h at RH, written by rz.
+  const rh = (row: string, k: string) => `result[${RH} + t * ${BH} + ${row} * ${H} + ${k}]`;
+  const n = tiledStepProgram(`attendGruStepN_${B}_${T}_${H}`, ['xp', 'W', 'mask'], total, B, H, gateProduct(H, G, rh, 1, 2), `
+    let nn = attendTanh(xp[(b * ${T} + t) * ${G} + ${2 * H} + u] + dot0);
     let ao = (t * ${B} + b) * ${G};
     result[ao + ${2 * H} + u] = nn;
     let hPrev = result[${HS} + t * ${BH} + b * ${H} + u];
@@ -234,12 +349,9 @@ export function gruGradWebgpu(args: Args): tf.TensorInfo[] {
   const total = RH + T * BH;
   // dĥ (parked where dẑ goes), dn̂, r ⊙ h_{t−1}; dh keeps its old value for the next program.
   // dh_t first (carriedDh: + the r and z columns of dz_{t+1}·W_hᵀ).
-  const p1 = stepProgram(`attendGruGrad1_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'hs', 'dy'], total, B, H, `
+  const p1 = tiledStepProgram(`attendGruGrad1_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'hs', 'dy'], total, B, H, carriedDh(T, G, 2 * H), `
     var dhOld : f32;
-    if (t == ${T - 1}) { dhOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else {
-      ${carriedDh(T, H, G, DH, 2 * H)}
-      dhOld = dhIn;
-    }
+    if (t == ${T - 1}) { dhOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else { dhOld = result[${DH} + b * ${H} + u] + dot0; }
     let m = mask[b * ${T} + t];
     let dhh = m * (dy[(b * ${T + 1} + t) * ${H} + u] + dhOld);
     let ao = (t * ${B} + b) * ${G};
@@ -249,11 +361,10 @@ export function gruGradWebgpu(args: Args): tf.TensorInfo[] {
     result[d + ${H} + u] = dhh;
     result[${RH} + t * ${BH} + b * ${H} + u] = acts[ao + u] * hs[t * ${BH} + b * ${H} + u];
     result[${DH} + b * ${H} + u] = dhOld;`);
-  // d(r⊙h) = dn̂·W_nᵀ, then dr̂, dẑ and dh_{t−1} = dĥ(1 − z) + d(r⊙h)⊙r + (1 − m)dh.
-  const p2 = stepProgram(`attendGruGrad2_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'hs'], total, B, H, `
+  // d(r⊙h) = dn̂·W_nᵀ (dn̂_t: row t of D, written by p1), then dr̂, dẑ and dh_{t−1} = dĥ(1 − z) + d(r⊙h)⊙r + (1 − m)dh.
+  const p2 = tiledStepProgram(`attendGruGrad2_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'hs'], total, B, H, timesWT(T, G, H, 't', 2 * H), `
     let d = (b * ${T} + t) * ${G};
-    var dR = 0.0;
-    for (var j = 0; j < ${H}; j++) { dR += result[d + ${2 * H} + j] * W[k * ${G} + ${2 * H} + j]; }
+    let dR = dot0;
     let ao = (t * ${B} + b) * ${G};
     let r = acts[ao + k]; let z = acts[ao + ${H} + k]; let nn = acts[ao + ${2 * H} + k];
     let hp = hs[t * ${BH} + b * ${H} + k];
@@ -281,15 +392,10 @@ export function gruResetAfterForwardWebgpu(args: Args): tf.TensorInfo[] {
   const PK = HS + (T + 1) * BH;
   const total = PK + B * (T + 1) * H;
   // [a_r, a_z, a_n] = h·W_h + b_h: all three blocks from h_{t−1}, so one dispatch a step.
-  const dots = (h: string) => `
-    for (var k = 0; k < ${H}; k++) {
-      let hk = ${h};
-      let w = k * ${G};
-      ar += hk * W[w + u]; az += hk * W[w + ${H} + u]; an += hk * W[w + ${2 * H} + u];
-    }`;
-  const step = stepProgram(`attendGruResetAfterStep_${B}_${T}_${H}`, ['xp', 'W', 'bh', 'h0', 'mask'], total, B, H, `
-    var ar = bh[u]; var az = bh[${H} + u]; var an = bh[${2 * H} + u];
-    ${overPrevious(dots, HS, BH, H)}
+  const prev = previousH(HS, BH, H);
+  const step = tiledStepProgram(`attendGruResetAfterStep_${B}_${T}_${H}`, ['xp', 'W', 'bh', 'h0', 'mask'], total, B, H, gateProduct(H, G, prev.a, 3), `
+    let ar = bh[u] + dot0; let az = bh[${H} + u] + dot1; let an = bh[${2 * H} + u] + dot2;
+    ${prev.hPrev}
     let xo = (b * ${T} + t) * ${G};
     let r = attendSigmoid(xp[xo + u] + ar);
     let z = attendSigmoid(xp[xo + ${H} + u] + az);
@@ -302,7 +408,7 @@ export function gruResetAfterForwardWebgpu(args: Args): tf.TensorInfo[] {
     result[${PK} + (b * ${T + 1} + t) * ${H} + u] = m * hc;
     let hN = select(hPrev + m * (hc - hPrev), hc, m == 1.0);
     result[${HS} + (t + 1) * ${BH} + b * ${H} + u] = hN;
-    if (t == ${T - 1}) { result[${PK} + (b * ${T + 1} + ${T}) * ${H} + u] = hN; }`);
+    if (t == ${T - 1}) { result[${PK} + (b * ${T + 1} + ${T}) * ${H} + u] = hN; }`, 'u', prev.declaration);
   const S = loop(be, [step], [[xp!, W_h!, b_h!, h0!, mask!]], up(T));
   return cutAll(be, S, [[PK, [B, T + 1, H]], [0, [T, B, G]], [AN, [T, B, H]], [HS, [T + 1, B, H]]]);
 }
@@ -320,13 +426,12 @@ export function gruResetAfterGradWebgpu(args: Args): tf.TensorInfo[] {
   // One dispatch a step, unit k: dh_t = (the part D holds) + dhp_{t+1}·W_hᵀ (row t + 1 of D, written by
   // the previous dispatch; dy's h_T row at t = T − 1), then dĥ = m(dy_t + dh_t), dn̂ = dĥ⊙z⊙(1 − n²),
   // dhp_t = [dn̂⊙a_n⊙r(1 − r), dĥ⊙(n − h)⊙z(1 − z), dn̂⊙r] and the part dĥ⊙(1 − z) + (1 − m)⊙dh_t.
-  const step = stepProgram(`attendGruResetAfterGrad_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'an', 'hs', 'dy'], total, B, H, `
+  const step = tiledStepProgram(`attendGruResetAfterGrad_${B}_${T}_${H}`, ['W', 'mask', 'acts', 'an', 'hs', 'dy'], total, B, H, carriedDh(T, G, G), `
     var dh : f32;
     if (t == ${T - 1}) {
       dh = dy[(b * ${T + 1} + ${T}) * ${H} + k];
     } else {
-      ${carriedDh(T, H, G, DH, G, 'k')}
-      dh = dhIn;
+      dh = result[${DH} + b * ${H} + k] + dot0;
     }
     let m = mask[b * ${T} + t];
     let dhh = m * (dy[(b * ${T + 1} + t) * ${H} + k] + dh);
@@ -362,16 +467,17 @@ export function rnnForwardWebgpu(args: Args): tf.TensorInfo[] {
   const HS = T * BH;
   const PK = HS + (T + 1) * BH;
   const total = PK + B * (T + 1) * H;
-  const step = stepProgram(`attendRnnStep_${B}_${T}_${H}_${relu}`, ['xp', 'W', 'h0', 'mask'], total, B, H, `
-    var a = xp[(b * ${T} + t) * ${H} + u];
-    ${overPrevious((h) => `for (var k = 0; k < ${H}; k++) { a += ${h} * W[k * ${H} + u]; }`, HS, BH, H)}
+  const prev = previousH(HS, BH, H);
+  const step = tiledStepProgram(`attendRnnStep_${B}_${T}_${H}_${relu}`, ['xp', 'W', 'h0', 'mask'], total, B, H, gateProduct(H, H, prev.a, 1), `
+    let a = xp[(b * ${T} + t) * ${H} + u] + dot0;
+    ${prev.hPrev}
     let hc = ${relu ? 'max(a, 0.0)' : 'attendTanh(a)'};
     result[(t * ${B} + b) * ${H} + u] = hc;
     let m = mask[b * ${T} + t];
     result[${PK} + (b * ${T + 1} + t) * ${H} + u] = m * hc;
     let hN = select(hPrev + m * (hc - hPrev), hc, m == 1.0);
     result[${HS} + (t + 1) * ${BH} + b * ${H} + u] = hN;
-    if (t == ${T - 1}) { result[${PK} + (b * ${T + 1} + ${T}) * ${H} + u] = hN; }`);
+    if (t == ${T - 1}) { result[${PK} + (b * ${T + 1} + ${T}) * ${H} + u] = hN; }`, 'u', prev.declaration);
   const S = loop(be, [step], [[xp!, W_h!, h0!, mask!]], up(T));
   return cutAll(be, S, [[PK, [B, T + 1, H]], [0, [T, B, H]], [HS, [T + 1, B, H]]]);
 }
@@ -385,12 +491,9 @@ export function rnnGradWebgpu(args: Args): tf.TensorInfo[] {
   const DH = B * T * H;
   const total = DH + B * H;
   // One dispatch a step: dh_t (carriedDh), then da_t and the carried part of dh_{t−1}.
-  const da = stepProgram(`attendRnnGradDa_${B}_${T}_${H}_${relu}`, ['W', 'mask', 'acts', 'dy'], total, B, H, `
+  const da = tiledStepProgram(`attendRnnGradDa_${B}_${T}_${H}_${relu}`, ['W', 'mask', 'acts', 'dy'], total, B, H, carriedDh(T, H, H), `
     var dOld : f32;
-    if (t == ${T - 1}) { dOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else {
-      ${carriedDh(T, H, H, DH, H)}
-      dOld = dhIn;
-    }
+    if (t == ${T - 1}) { dOld = dy[(b * ${T + 1} + ${T}) * ${H} + u]; } else { dOld = result[${DH} + b * ${H} + u] + dot0; }
     let m = mask[b * ${T} + t];
     let y = acts[(t * ${B} + b) * ${H} + u];
     let g = m * (dy[(b * ${T + 1} + t) * ${H} + u] + dOld);

@@ -1,7 +1,9 @@
 // The fused sequence kernels in WGSL (../src/webgpu-sequence.ts) against the per-step path on cpu:
-// every cell (LSTM, taught GRU, reset-after GRU, RNN tanh and relu), masked and not, two sizes — the
-// same outputs, final states and gradients w.r.t. xp, W_h, h0 (and c0, b_h) within 1e-4; the kernels
-// really run and leave no tensors or GPU buffers behind. On a
+// every cell (LSTM, taught GRU, reset-after GRU, RNN tanh and relu), masked and not, four sizes — two
+// within one workgroup tile, B, H = 10, 40 (partial row and unit blocks and reduction chunks, two
+// workgroups each way) and 16, 64 (whole blocks) — the same outputs, final states and gradients
+// w.r.t. xp, W_h, h0 (and c0, b_h) within 1e-4; the kernels really run and leave no tensors or GPU
+// buffers behind. On a
 // GPU, or with ATTEND_WEBGPU_ALLOW_SOFTWARE=1 (set below) on Mesa's llvmpipe through Dawn's OpenGL
 // backend; skipped with the reason where neither loads (e.g. CI without libegl-mesa0/libgl1-mesa-dri).
 import * as tf from '@tensorflow/tfjs-core';
@@ -26,7 +28,7 @@ const CELLS: [string, number, string, Extra, (xp: tf.Tensor3D, W: tf.Tensor2D, h
   ['rnn tanh', 1, RNN_SEQUENCE_GRAD, undefined, (xp, W, h0, _e, m) => rnnSequence(xp, W, h0, 'tanh', m)],
   ['rnn relu', 1, RNN_SEQUENCE_GRAD, undefined, (xp, W, h0, _e, m) => rnnSequence(xp, W, h0, 'relu', m)],
 ];
-const SIZES: [number, number, number][] = [[3, 5, 4], [5, 4, 8]];
+const SIZES: [number, number, number][] = [[3, 5, 4], [5, 4, 8], [10, 3, 40], [16, 3, 64]];
 
 /** Outputs and the gradients of Σ R ⊙ hs + 0.7 Σ h (− 1.3 Σ c), read back asynchronously (webgpu has no sync reads). */
 async function run(gates: number, extra: Extra, f: (typeof CELLS)[number][4], [B, T, H]: [number, number, number], withMask: boolean): Promise<Float32Array[]> {
@@ -36,7 +38,7 @@ async function run(gates: number, extra: Extra, f: (typeof CELLS)[number][4], [B
     const W = randn([H, G], 2, 0.5) as tf.Tensor2D;
     const h0 = randn([B, H], 3, 0.5) as tf.Tensor2D;
     const e = randn(extra === 'b_h' ? [G] : [B, H], 4, 0.5); // c0, or b_h (non-zero)
-    const mask = withMask ? tf.tensor2d(Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b === 1 ? (t < T - 2 ? 1 : 0) : b === 2 ? (t % 2 === 1 || t === T - 1 ? 1 : 0) : 1)))) : undefined;
+    const mask = withMask ? tf.tensor2d(Array.from({ length: B }, (_, b) => Array.from({ length: T }, (_, t) => (b % 8 === 1 ? (t < T - 2 ? 1 : 0) : b % 8 === 2 ? (t % 2 === 1 || t === T - 1 ? 1 : 0) : 1)))) : undefined;
     const R = randn([B, T, H], 5, 1);
     const loss = (...v: tf.Tensor[]) => {
       const r = f(v[0] as tf.Tensor3D, v[1] as tf.Tensor2D, v[2] as tf.Tensor2D, v[3] ?? e, mask);
