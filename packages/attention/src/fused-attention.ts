@@ -15,7 +15,7 @@
 // causal (query i sees keys j ≤ i, top-left aligned). Masked keys get weight exactly 0; a fully masked
 // row gives context 0 and lse −∞ (log of an empty sum), and gradient 0.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, cpuArrayIO, ShapeError, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
+import { ConfigError, cpuArrayIO, ShapeError, wasmArrayIO, webgpuGroupProgram, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
 import { scaledDotProductAttention } from './scaled-dot.js';
 
 export const FUSED_ATTENTION = 'AttendFusedAttention';
@@ -267,35 +267,25 @@ function tiling(BH: number, rows: number, others: number, wide: number, narrow: 
 }
 
 /**
- * A tiled program: one workgroup of `t.BR` invocations per block, on a 2-D grid past 65,535 workgroups
- * (tfjs's getGlobalIndex() flattens it back, as for cross-entropy.ts's rowGroupProgram). `body` sees
- * `lane`, `bh`, `b`, `r0` (the block's first row), `r = r0 + lane` (the invocation's row within the
- * (batch, head)) and `live` (false past `rows` and in the grid's spare workgroups, which redo the
- * last block: those must not write). Every invocation must reach every barrier, so none returns.
+ * A tiled program (@attend/core's webgpuGroupProgram): one workgroup of `t.BR` invocations per block,
+ * on a balanced 2-D grid past 65,535 workgroups. `body` sees `lane`, `bh`, `b`, `r0` (the block's
+ * first row), `r = r0 + lane` (the invocation's row within the (batch, head)) and `live` (false past
+ * `rows` and in the grid's spare workgroups, which redo the last block: those must not write). Every
+ * invocation must reach every barrier, so none returns.
  */
 function tiledProgram(key: string, variableNames: string[], outputShape: number[], H: number, rows: number, t: Tiling, declarations: string, body: string): WebGPUProgramLike {
-  const y = Math.ceil(t.groups / 65535);
-  const x = Math.ceil(t.groups / y); // x·y − groups < y spare workgroups
-  return {
-    variableNames,
-    outputShape,
-    shaderKey: `${key}_${t.BR}_${t.BC}_${t.shared}`,
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [x, y, 1],
-    workgroupSize: [t.BR, 1, 1],
-    getUserCode: () => `
-      ${declarations}
-      fn main(index : i32) {
-        let lane = index % ${t.BR};
-        let group = min(index / ${t.BR}, ${t.groups - 1});
+  return webgpuGroupProgram(`${key}_${t.BR}_${t.BC}_${t.shared}`, variableNames, outputShape, {
+    groups: t.groups,
+    lanes: t.BR,
+    declarations,
+    body: `
         let bh = group / ${t.blocks};
         let b = bh / ${H};
         let r0 = (group - bh * ${t.blocks}) * ${t.BR};
         let r = r0 + lane;
-        let live = index / ${t.BR} < ${t.groups} && r < ${rows};
-        ${body}
-      }`,
-  };
+        let live = !spare && r < ${rows};
+        ${body}`,
+  });
 }
 
 /**

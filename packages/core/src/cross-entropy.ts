@@ -16,7 +16,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNumber, ShapeError } from './errors.js';
 import { runTensorflowOp, tensorflowAvailable } from './tensorflow-ops.js';
-import type { WebGPUBackendLike, WebGPUProgramLike } from './webgpu-program.js';
+import { webgpuGroupProgram, type WebGPUBackendLike, type WebGPUProgramLike } from './webgpu-program.js';
 
 /** The webgpu kernels' names: logits [N, V], targets int32 [N] → loss [N]; + dy [N] → ∂loss/∂logits [N, V]. */
 export const SPARSE_CROSS_ENTROPY = 'AttendSparseSoftmaxCrossEntropy';
@@ -52,33 +52,25 @@ const REDUCE = (() => {
 })();
 
 /**
- * A program with one workgroup of LANES invocations per row of z [N, V]: `body` sees `row`, `lane`,
- * `live` (false in the spare groups of a 2-D grid, which redo the last row and must not write), and
- * `mx` = max_v z[row, v]; `base` = row·V. Workgroup barriers need every invocation, so none returns early.
+ * A program with one workgroup of LANES invocations per row of z [N, V] (webgpuGroupProgram): `body`
+ * sees `row`, `lane`, `live` (false in the grid's spare workgroups, which redo the last row and must
+ * not write), and `mx` = max_v z[row, v]; `base` = row·V.
  */
 function rowGroupProgram(key: string, variableNames: string[], outputShape: number[], N: number, V: number, body: string): WebGPUProgramLike {
-  const x = Math.min(N, 65535);
-  return {
-    variableNames,
-    outputShape,
-    shaderKey: key,
-    dispatchLayout: { x: outputShape.map((_, i) => i) },
-    dispatch: [x, Math.ceil(N / x), 1],
-    workgroupSize: [LANES, 1, 1],
+  return webgpuGroupProgram(key, variableNames, outputShape, {
+    groups: N,
+    lanes: LANES,
+    declarations: REDUCE,
     uniforms: 'keep : f32, eps : f32, epsPerClass : f32,',
-    getUserCode: () => `
-      ${REDUCE}
-      fn main(index : i32) {
-        let live = index / ${LANES} < ${N};
-        let row = min(index / ${LANES}, ${N - 1});
-        let lane = index % ${LANES};
+    body: `
+        let live = !spare;
+        let row = group;
         let base = row * ${V};
         var mx = -uniforms.INFINITY;
         for (var k = lane; k < ${V}; k += ${LANES}) { mx = max(mx, z[base + k]); }
         mx = attendRowMax(mx, lane);
-        ${body}
-      }`,
-  };
+        ${body}`,
+  });
 }
 
 /** ε as the programs' uniforms, each made a float32 from double as the tfjs ops' scalars are. */

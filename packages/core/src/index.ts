@@ -40,4 +40,4 @@ export { SPARSE_CROSS_ENTROPY, SPARSE_CROSS_ENTROPY_GRAD, sparseSoftmaxCrossEntr
 export { columnSums, runTensorflowOp, tensorflowAvailable, tensorflowBackend, TensorflowOps, type TFAttr, type TFBackend, type TFBinding, type TFHandle } from './tensorflow-ops.js';
 export { cpuArrayIO, tensorflowArrayIO, wasmArrayIO, type KernelArrayIO } from './kernel-io.js';
 export { f32Bits, setSimdThreads, simdKernels, simdStatus, type SimdExports, type SimdJob, SimdKernels } from './simd.js';
-export { webgpuRowProgram, wgslFloat, type WebGPUBackendLike, type WebGPUProgramLike } from './webgpu-program.js';
+export { webgpuGroupProgram, webgpuRowProgram, wgslFloat, type WebGPUBackendLike, type WebGPUGroupOptions, type WebGPUProgramLike } from './webgpu-program.js';

@@ -30,7 +30,7 @@
 // Correctness is tested on Mesa's llvmpipe (software; ATTEND_WEBGPU_ALLOW_SOFTWARE=1); the speed on
 // a GPU is not measured yet, so mode 'auto' does not pick these (setFusedSequenceMode('fused') does).
 import type * as tf from '@tensorflow/tfjs-core';
-import { webgpuRowProgram, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
+import { webgpuGroupProgram, webgpuRowProgram, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
 
 type Args = { inputs: tf.NamedTensorInfoMap; backend: unknown; attrs?: tf.NamedAttrMap };
 type Infos = Record<string, tf.TensorInfo>;
@@ -74,16 +74,16 @@ interface Product {
  * stages, K steps of the reduction at a time, the BB × K block of a and the K × columns·BU block of W
  * in workgroup memory (zeros past B, H and n), so each element of W is read once per workgroup
  * instead of once per row. Then `body` as stepProgram's, with `dot0`, `dot1`, … the sums, for the
- * invocations inside B × H (`live`). Barriers need every invocation of the workgroup, so none returns
- * early, and the loop around them depends on constants and the uniform t only.
+ * invocations inside B × H (`live`; not in the spare workgroups of the grid, which redo the last
+ * block). @attend/core's webgpuGroupProgram gives the workgroups, on a balanced 2-D grid past 65,535:
+ * barriers need every invocation of the workgroup, so none returns early, and the loop around them
+ * depends on constants and the uniform t only.
  */
 function tiledStepProgram(key: string, inputs: string[], total: number, B: number, H: number, p: Product, body: string, unit = 'u', declarations = ''): WebGPUProgramLike {
   const C = p.columns;
   const K = C > 2 ? 16 : 32;
   const nU = Math.ceil(H / BU);
   const groups = Math.ceil(B / BB) * nU;
-  const y = Math.ceil(groups / 65535);
-  const x = Math.ceil(groups / y); // x·y − groups < y spare workgroups, which do not write
   const pitch = C * BU + (p.alongK ? 1 : 0); // a W tile row; padded where loads store down its columns (banks)
   const [kk, c, uu] = p.alongK ? [`i % ${K}`, `(i / ${K}) % ${C}`, `i / ${K * C}`] : [`i / ${C * BU}`, `(i / ${BU}) % ${C}`, `i % ${BU}`];
   const sums = up(C).map((j) => `var dot${j} = 0.0;`).join(' ');
@@ -111,23 +111,16 @@ function tiledStepProgram(key: string, inputs: string[], total: number, B: numbe
           }
           workgroupBarrier();
         }`;
-  return {
-    variableNames: inputs,
-    outputShape: [total],
-    shaderKey: `${key}_${BB}_${BU}_${K}`,
-    dispatchLayout: { x: [0] },
-    dispatch: [x, y, 1],
-    workgroupSize: [LANES, 1, 1],
+  return webgpuGroupProgram(`${key}_${BB}_${BU}_${K}`, inputs, [total], {
+    groups,
+    lanes: LANES,
     uniforms: 't : i32,',
-    getUserCode: () => `
-      ${PRELUDE}
+    declarations: `${PRELUDE}
       var<workgroup> attendTileA : array<f32, ${BB * K}>;
       var<workgroup> attendTileW : array<f32, ${K * pitch}>;
-      ${declarations}
-      fn main(index : i32) {
+      ${declarations}`,
+    body: `
         let t = uniforms.t;
-        let lane = index % ${LANES};
-        let group = min(index / ${LANES}, ${groups - 1});
         let gb = group / ${nU};
         let b0 = gb * ${BB};
         let u0 = (group - gb * ${nU}) * ${BU};
@@ -135,14 +128,13 @@ function tiledStepProgram(key: string, inputs: string[], total: number, B: numbe
         let ub = lane - rb * ${BU};
         let b = b0 + rb;
         let ${unit} = u0 + ub;
-        let live = index / ${LANES} < ${groups} && b < ${B} && ${unit} < ${H};
+        let live = !spare && b < ${B} && ${unit} < ${H};
         ${sums}
         ${p.when ? `if (${p.when}) {\n        ${product}\n        }` : product}
         if (live) {
           ${body}
-        }
-      }`,
-  };
+        }`,
+  });
 }
 
 /** Runs `program` once per t in `ts`, all into one state buffer of `total` floats; returns it. */
