@@ -26,7 +26,7 @@
 // default 16 KiB and 256 invocations. Within a dispatch no invocation reads state that another
 // writes: a forward step reads row t of hs and writes row t + 1 (row 0 comes from h0 at t = 0); a
 // backward step reads row t + 1 of D (the taught GRU's second program row t's dn̂ columns, written by
-// the first) and writes row t. Only dhProgram (dh_0, once) stays one invocation per (b, k) over a row.
+// the first) and writes row t; dhProgram (dh_0, once after the steps) reads row 0 and writes only dh.
 // Correctness is tested on Mesa's llvmpipe (software; ATTEND_WEBGPU_ALLOW_SOFTWARE=1); the speed on
 // a GPU is not measured yet, so mode 'auto' does not pick these (setFusedSequenceMode('fused') does).
 import type * as tf from '@tensorflow/tfjs-core';
@@ -41,11 +41,6 @@ const down = (t: number) => up(t).reverse();
 const PRELUDE = `
 fn attendSigmoid(x : f32) -> f32 { return 1.0 / (1.0 + exp(-x)); }
 fn attendTanh(x : f32) -> f32 { return tanh(clamp(x, -15.0, 15.0)); }`;
-
-/** A per-step program (uniform t) over the B·H units: `b`, `u` (or `k`) and `t` in scope. */
-function stepProgram(key: string, inputs: string[], total: number, B: number, H: number, body: string, unit = 'u'): WebGPUProgramLike {
-  return webgpuRowProgram(key, inputs, [total], B * H, `let t = uniforms.t;\n let b = index / ${H};\n let ${unit} = index - b * ${H};\n ${body}`, { prelude: PRELUDE, uniforms: 't : i32,' });
-}
 
 /** The tiled step programs' workgroup: BB batch rows × BU units, an invocation each. */
 const BB = 8;
@@ -73,7 +68,7 @@ interface Product {
  * A per-step program whose recurrent product is tiled: a workgroup per block of BB rows × BU units
  * stages, K steps of the reduction at a time, the BB × K block of a and the K × columns·BU block of W
  * in workgroup memory (zeros past B, H and n), so each element of W is read once per workgroup
- * instead of once per row. Then `body` as stepProgram's, with `dot0`, `dot1`, … the sums, for the
+ * instead of once per row. Then `body` (`b`, the unit, `t` in scope), with `dot0`, `dot1`, … the sums, for the
  * invocations inside B × H (`live`; not in the spare workgroups of the grid, which redo the last
  * block). @attend/core's webgpuGroupProgram gives the workgroups, on a balanced 2-D grid past 65,535:
  * barriers need every invocation of the workgroup, so none returns early, and the loop around them
@@ -225,7 +220,7 @@ export function lstmForwardWebgpu(args: Args): tf.TensorInfo[] {
   return cutAll(be, S, [[PK, [B, T + 2, H]], [0, [T, B, G]], [CS, [T + 1, B, H]], [TCS, [T, B, H]], [HS, [T + 1, B, H]]]);
 }
 
-/** Σ_j D[b, `step`, wOff + j]·W_h[unit, wOff + j] over j < n: a product with W_hᵀ, rows of D [B, T, G] at 0. */
+/** Σ_j D[b, `step`, wOff + j]·W_h[unit, wOff + j] over j < n: a product with W_hᵀ, rows of D [B, T, G] at 0 (`step` a WGSL expression of t). */
 function timesWT(T: number, G: number, n: number, step: string, wOff = 0): Product {
   return {
     n,
@@ -246,13 +241,9 @@ function carriedDh(T: number, G: number, n: number): Product {
   return { ...timesWT(T, G, n, 't + 1'), when: `t < ${T - 1}` };
 }
 
-/** dh_{t−1} += dz_t·W_hᵀ over the first `n` columns of dz (rows of D at DXP), into D at DH. */
-function dhProgram(key: string, total: number, B: number, T: number, H: number, G: number, DH: number, n: number, wOff = 0): WebGPUProgramLike {
-  return stepProgram(`attendSeqDh_${key}_${B}_${T}_${H}_${G}_${n}_${wOff}`, ['W'], total, B, H, `
-    let d = (b * ${T} + t) * ${G};
-    var s = 0.0;
-    for (var j = 0; j < ${n}; j++) { s += result[d + ${wOff} + j] * W[k * ${G} + ${wOff} + j]; }
-    result[${DH} + b * ${H} + k] += s;`, 'k');
+/** dh_{t−1} += dz_t·W_hᵀ over the first `n` columns of row t of D, into D at DH: run once, at t = 0, for dh_0. */
+function dhProgram(key: string, total: number, B: number, T: number, H: number, G: number, DH: number, n: number): WebGPUProgramLike {
+  return tiledStepProgram(`attendSeqDh_${key}_${B}_${T}_${H}_${G}_${n}`, ['W'], total, B, H, timesWT(T, G, n, 't'), `result[${DH} + b * ${H} + u] += dot0;`);
 }
 
 // D: dxp [B, T, 4H] | dh [B, H] | dc [B, H].
