@@ -1,8 +1,9 @@
 // `pnpm bench rnn`: training throughput (characters/s) of one char-RNN language model step —
 // embedding 64, one recurrent layer of 256 units, linear head over 65 characters, batch 32 × 100
 // characters, Adam — for `tf.layers.lstm` (tfjs-layers), our composite path (autodiff through the
-// per-step ops: the reference), and our default path (on the tensorflow backend TensorFlow ops step by
-// step with batched weight gradients, with the hand-written BPTT and the SIMD layer kernels beside it;
+// per-step ops: the reference), and our default path (on the tensorflow backend Attend's native
+// recurrence op where `attend setup tensorflow` built it, else TensorFlow ops step by step, both with
+// batched weight gradients, with the hand-written BPTT and the SIMD layer kernels beside it;
 // on wasm the fused layer kernels on our SIMD module with every thread, with the per-step BPTT and one
 // thread beside it), on every backend
 // that loads here; with PyTorch on CPU as the baseline measured in the same run (ATTEND_BENCH_PYTHON,
@@ -10,7 +11,7 @@
 // `--device cuda` (cuDNN).
 import * as tf from '@tensorflow/tfjs-core';
 import * as tfl from '@tensorflow/tfjs-layers';
-import { ConfigError, Rng, setSimdThreads, setWasmFastPaths, simdStatus } from '@attend/core';
+import { ConfigError, Rng, setSimdThreads, setTensorflowNativeOps, setWasmFastPaths, simdStatus, tensorflowNativeOps } from '@attend/core';
 import { fusedLayerAvailable, RNNLanguageModel, setFusedSequenceMode, setHandWrittenBackward, setTensorflowSequenceOps, type CellKind, type FusedSequenceMode } from '@attend/recurrent';
 import { fusedAdam } from '@attend/training';
 import { onEachBackend } from './backends.js';
@@ -123,6 +124,16 @@ async function stockWasm<T>(f: () => Promise<T>): Promise<T> {
   }
 }
 
+/** `f` with Attend's native TensorFlow ops turned off (the TensorFlow-op paths). */
+async function withoutNativeOps<T>(f: () => Promise<T>): Promise<T> {
+  const before = setTensorflowNativeOps(false);
+  try {
+    return await f();
+  } finally {
+    setTensorflowNativeOps(before);
+  }
+}
+
 /** PyTorch in the same run, or the reason it was skipped. */
 export function benchPytorch(o: RnnBenchOptions, threads = 2): RnnBenchRow | string {
   const args = ['--cell', o.cell, '--vocab', `${o.vocab}`, '--embed', `${o.embed}`, '--hidden', `${o.hidden}`, '--seq-len', `${o.seqLen}`,
@@ -146,6 +157,8 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
     // On wasm and cpu the default is the fused layer kernel on our SIMD module with every thread; beside it the
     // per-step hand-written BPTT (no fused kernels) and the fused kernels on one thread.
     const tfOp = c.name === 'tensorflow' ? `TensorFlow ops per step${o.cell === 'lstm' ? ' (LSTMBlockCellGrad backward)' : ''}, batched weight gradients` : undefined;
+    // With Attend's native ops loaded (attend setup tensorflow builds them) they are the default there: the row above runs without them.
+    const nativeOp = c.name === 'tensorflow' && tensorflowNativeOps() ? `native recurrence op (Attend${{ lstm: 'Lstm', gru: 'Gru', rnn: 'Rnn' }[o.cell]}Recurrence), batched weight gradients` : undefined;
     const simd = simdStatus();
     const simdRows = simd.available && fusedLayerAvailable(o.cell, o.hidden, true); // the SIMD layer kernels run here (masked: on every backend that has them)
     const simdDefault = simd.available && fusedLayerAvailable(o.cell, o.hidden); // …and are the default for this unmasked model
@@ -157,7 +170,8 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
       [c.name === 'wasm' ? `${layers}, Attend's wasm kernels` : layers, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
       ['Attend hand-written BPTT, per-step ops', () => benchOurs(o, true, { tensorflowOps: false, fused: 'composite' })],
-      ...(tfOp ? [[`Attend ${tfOp}`, () => benchOurs(o, true, { fused: 'composite' })] as Impl] : []),
+      ...(tfOp ? [[`Attend ${tfOp}`, () => withoutNativeOps(() => benchOurs(o, true, { fused: 'composite' }))] as Impl] : []),
+      ...(nativeOp ? [[`Attend ${nativeOp}`, () => benchOurs(o, true, { fused: 'composite' })] as Impl] : []),
       ...(simdRows
         ? ([
             ['Attend fused layer kernels (SIMD), 1 thread', () => benchOurs(o, true, { fused: 'fused', threads: 1 })],
@@ -168,7 +182,7 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
       ...(c.name === 'webgpu' ? [['Attend fused kernels (WGSL)', () => benchOurs(o, true, { fused: 'fused' })] as Impl] : []),
     ];
     // The default path for this model on this backend, named (its row is the one above that it equals).
-    const defaultPath = tfOp ? `Attend ${tfOp}` : simdDefault ? `fused layer kernels (SIMD), ${simd.threads} threads` : 'hand-written BPTT';
+    const defaultPath = nativeOp ? `Attend ${nativeOp}` : tfOp ? `Attend ${tfOp}` : simdDefault ? `fused layer kernels (SIMD), ${simd.threads} threads` : 'hand-written BPTT';
     console.log(`  ${c.name.padEnd(10)} default path: ${defaultPath}`);
     defaults.push(`${c.name}: ${defaultPath}`);
     for (const [impl, run] of impls) {

@@ -8,8 +8,10 @@
 // The tfjs-node packages are optional: absent or failing to load is normal and only logged.
 import * as tf from '@tensorflow/tfjs-core';
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
 import { BackendError } from './errors.js';
+import { loadNativeOps } from './tensorflow-native.js';
 import {
   activate,
   cpuCandidate,
@@ -46,7 +48,9 @@ function tfjsNodeCandidate(pkg: '@tensorflow/tfjs-node' | '@tensorflow/tfjs-node
         throw new Error(msg);
       }
       await activate('tensorflow');
-      return pkg.endsWith('-gpu') ? 'libtensorflow, CUDA' : 'libtensorflow, CPU';
+      if (pkg.endsWith('-gpu')) return 'libtensorflow, CUDA';
+      // Attend's native ops are built against the CPU wheel tfjs-node was built against (attend setup tensorflow).
+      return `libtensorflow, CPU; ${loadNativeOps(dirname(createRequire(import.meta.url).resolve(`${pkg}/package.json`)))}`;
     },
   };
 }

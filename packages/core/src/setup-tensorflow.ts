@@ -5,12 +5,14 @@
 // libtensorflow_cc.so.2 and libtensorflow_framework.so(.2), add the marker libtensorflow.so.2.9.1
 // (install.js then skips its download), link the wheel's include/ as deps/include, point node-gyp at
 // the local Node headers, and run the package's own scripts/install.js: the prebuilt-addon download
-// fails and node-pre-gyp falls back to compiling the binding (~20 s).
+// fails and node-pre-gyp falls back to compiling the binding (~20 s). Then Attend's own native ops
+// (./tensorflow-native.ts), against the same wheel.
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, lstatSync, mkdirSync, readdirSync, readlinkSync, rmSync, symlinkSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { delimiter, dirname, join, resolve } from 'node:path';
 import { DataError } from './errors.js';
+import { buildNativeOps } from './tensorflow-native.js';
 
 export interface SetupTensorflowOptions {
   /** The Python whose `tensorflow` package provides libtensorflow. Default: `$ATTEND_TF_PYTHON`, then `python3`. */
@@ -30,6 +32,8 @@ export interface SetupTensorflowReport {
   binding: string;
   /** Output of the verification run (a small matMul on the `tensorflow` backend). */
   check: string;
+  /** Attend's native op library (../native/attend_ops.cc), when it compiled. */
+  nativeOps?: string;
 }
 
 const PY_FIND_TF = `
@@ -164,5 +168,13 @@ export function setupTensorflow(options: SetupTensorflowOptions = {}): SetupTens
   }
   if (check !== 'tensorflow [[17],[39]]') throw new DataError(`the tensorflow backend computed a wrong result: ${check}`);
   log(`setup tensorflow: ok (${check}); readlink libtensorflow.so → ${readlinkSync(join(depsLib, 'libtensorflow.so'))}`);
-  return { python, tensorflowVersion: tf.version ?? 'unknown', tensorflowDir: tf.dir, tfjsNodeDir: pkgDir, binding, check };
+
+  // 6. Attend's native ops (optional: without them the layers keep their TensorFlow-op paths).
+  let nativeOps: string | undefined;
+  try {
+    nativeOps = buildNativeOps({ tfjsNodeDir: pkgDir, tensorflowDir: tf.dir, python, log });
+  } catch (err) {
+    log(`setup tensorflow: Attend native ops not built, the layers use TensorFlow ops instead: ${(err as Error).message}`);
+  }
+  return { python, tensorflowVersion: tf.version ?? 'unknown', tensorflowDir: tf.dir, tfjsNodeDir: pkgDir, binding, check, nativeOps };
 }

@@ -41,6 +41,31 @@ export function tensorflowAvailable(): boolean {
   return typeof b.binding?.executeOp === 'function' && typeof b.getInputTensorIds === 'function';
 }
 
+let nativeLoaded = false;
+let nativeWanted = true;
+
+/**
+ * Whether Attend's native TensorFlow ops (native/attend_ops.cc: AttendLstmRecurrence and the other
+ * recurrences) are loaded into libtensorflow and in use. Loaded by the Node backend loader
+ * (./tensorflow-native.ts); `setTensorflowNativeOps(false)` keeps the layers on their TensorFlow-op
+ * paths (to compare them), `true` (the default) uses the native ops when they are loaded. Returns
+ * the previous setting.
+ */
+export function tensorflowNativeOps(): boolean {
+  return nativeLoaded && nativeWanted && tensorflowAvailable();
+}
+
+export function setTensorflowNativeOps(on: boolean): boolean {
+  const before = nativeWanted;
+  nativeWanted = on;
+  return before;
+}
+
+/** For the loader: whether the library is in the process. */
+export function markTensorflowNativeOpsLoaded(loaded: boolean): void {
+  nativeLoaded = loaded;
+}
+
 /** The active tfjs-node backend; call only when `tensorflowAvailable()`. */
 export function tensorflowBackend(): TFBackend {
   return tf.backend() as unknown as TFBackend;

@@ -11,11 +11,13 @@
 // 32 × 320 × 1024 step took ~0.45 ms inside BlockLSTM and LSTMBlockCell, where MatMul — oneDNN —
 // does 32 × 256 × 1024 in 0.14), and BlockLSTMGrad accumulates ∂w with one small matmul per step.
 // Without a gradient tape (inference) the per-step values are freed instead of kept for a backward pass.
+// Where Attend's native ops are loaded (attend setup tensorflow builds them; @attend/core's
+// native/attend_ops.cc) the LSTM's recurrence is one op each way instead (lstmNative below).
 // Unmasked sequences only (masked ones take the SIMD layer kernels, ./fused-layer.ts). Equations as
 // ./lstm.ts, ./gru.ts (the taught GRU, reset before the candidate's matmul, and the reset-after
 // variant) and ./simple-rnn.ts.
 import * as tf from '@tensorflow/tfjs-core';
-import { columnSums, TensorflowOps, type TFHandle } from '@attend/core';
+import { columnSums, runTensorflowOp, tensorflowNativeOps, TensorflowOps, type TFBinding, type TFHandle } from '@attend/core';
 import { recordingGradients } from './derived-weights.js';
 import { unpackSequence } from './sequence-mask.js';
 import { swapFG } from './tensorflow-step.js';
@@ -66,7 +68,8 @@ function previousStates(ops: TensorflowOps, h0: number, hs: TFHandle[], B: numbe
  */
 export function lstmLayerTensorflow(x: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D, c0: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D; c: tf.Tensor2D } {
   return tf.tidy(() => {
-    const { hs, finals } = unpackSequence(lstmOps(x, W_x, W_h, b, h0, c0) as tf.Tensor3D, 1); // packed [B, T + 1, H]: h_1 … h_T, c_T
+    const packed = (tensorflowNativeOps() ? lstmNative : lstmOps)(x, W_x, W_h, b, h0, c0) as tf.Tensor3D; // [B, T + 1, H]: h_1 … h_T, c_T
+    const { hs, finals } = unpackSequence(packed, 1);
     return { hs, h: lastStep(hs), c: finals[0]! };
   });
 }
@@ -115,6 +118,52 @@ const lstmOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   } finally {
     ops.dispose();
   }
+}) as Parameters<typeof tf.customGrad>[0]);
+
+/** [h_0, h_1 … h_{T−1}] as `[B·T, H]` rows (h_{t−1} for every t) from h0 `[B, H]` and hs `[B, T, H]`. */
+function previousRows(h0: tf.Tensor2D, hs: tf.Tensor3D): tf.Tensor2D {
+  const [B, T, H] = hs.shape;
+  return tf.reshape(tf.concat([tf.expandDims(h0, 1), tf.slice(hs, [0, 0, 0], [B, T - 1, H])], 1), [B * T, H]);
+}
+
+/**
+ * The native paths' weight and input gradients from ∂Z_x `[B·T, kH]`: [∂X, ∂W_x, ∂W_h, ∂b], ∂W_h as
+ * the column blocks Aᵀ·∂Z_k side by side for `recurrent` = [[A, ∂Z_k] …] (A: the rows that multiply
+ * W_h's block, `[B·T, H]` — h_{t−1} from previousRows, or the taught GRU's r ⊙ h_{t−1}).
+ */
+function nativeInputGrads(dZ: tf.Tensor2D, x: tf.Tensor3D, W_x: tf.Tensor2D, recurrent: [tf.Tensor2D, tf.Tensor2D][]): [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D] {
+  const ops = new TensorflowOps();
+  try {
+    const [dx, dWx, db] = inputGrads(ops, dZ, x, W_x);
+    const blocks = recurrent.map(([a, dZk]) => matTMul(ops, a, dZk));
+    return [dx, dWx, blocks.length === 1 ? blocks[0]! : (tf.concat(blocks, 1) as tf.Tensor2D), db];
+  } finally {
+    ops.dispose();
+  }
+}
+
+/**
+ * The LSTM with Attend's native ops (@attend/core's native/attend_ops.cc): Z_x = X·W_x + b in one
+ * MatMul, then the whole recurrence in one AttendLstmRecurrence call (the per-step product and the
+ * cell's elementwise step inside, over TensorFlow's intra-op threads); backward one
+ * AttendLstmRecurrenceGrad call for ∂Z over all steps, then the same big matmuls as below.
+ */
+const lstmNative = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, W_x, W_h, b, h0, c0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.Tensor2D, tf.GradSaveFunc];
+  const [B, T] = x.shape;
+  const H = W_h.shape[0];
+  const zx = projectAll(x, W_x, b); // [B, T, 4H]
+  const [value, act, cs] = runTensorflowOp('AttendLstmRecurrence', [zx, W_h, h0, c0], [], 3) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]; // [B, T + 1, H], [T, B, 4H], [T, B, H]
+  zx.dispose();
+  if (recordingGradients()) save([x, W_x, W_h, h0, c0, value, act, cs]);
+  else tf.dispose([act, cs]);
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    const [xs, Wx, Wh, h0s, c0s, hc, acts, css] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const [dz, dh0, dc0] = runTensorflowOp('AttendLstmRecurrenceGrad', [dy, Wh, c0s, acts, css], [], 3); // [B, T, 4H], [B, H], [B, H]
+    const dZ = tf.reshape(dz!, [B * T, 4 * H]) as tf.Tensor2D;
+    return [...nativeInputGrads(dZ, xs, Wx, [[previousRows(h0s, tf.slice(hc, [0, 0, 0], [B, T, H])), dZ]]), dh0!, dc0!];
+  };
+  return { value, gradFunc };
 }) as Parameters<typeof tf.customGrad>[0]);
 
 function lstmOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[], B: number, T: number, H: number): tf.Tensor[] {
@@ -168,7 +217,8 @@ function lastStep(hs: tf.Tensor3D): tf.Tensor2D {
  */
 export function rnnLayerTensorflow(x: tf.Tensor3D, W_xh: tf.Tensor2D, W_hh: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D, activation: 'tanh' | 'relu'): { hs: tf.Tensor3D; h: tf.Tensor2D } {
   return tf.tidy(() => {
-    const hs = (activation === 'tanh' ? rnnTanhOps : rnnReluOps)(x, W_xh, W_hh, b, h0) as tf.Tensor3D;
+    const native = tensorflowNativeOps();
+    const hs = (activation === 'tanh' ? (native ? rnnTanhNative : rnnTanhOps) : native ? rnnReluNative : rnnReluOps)(x, W_xh, W_hh, b, h0) as tf.Tensor3D;
     return { hs, h: lastStep(hs) };
   });
 }
@@ -205,6 +255,29 @@ function rnnOps(activation: 'tanh' | 'relu') {
 const rnnTanhOps = rnnOps('tanh');
 const rnnReluOps = rnnOps('relu');
 
+/** The vanilla RNN with Attend's native ops: one AttendRnnRecurrence call each way (see lstmNative). */
+function rnnNative(activation: 'tanh' | 'relu') {
+  const attrs = (bind: TFBinding) => [{ name: 'relu', type: bind.TF_ATTR_BOOL, value: activation === 'relu' }];
+  return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+    const [x, W_xh, W_hh, b, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+    const [B, T] = x.shape;
+    const H = W_hh.shape[0];
+    const zx = projectAll(x, W_xh, b); // [B, T, H]
+    const [value] = runTensorflowOp('AttendRnnRecurrence', [zx, W_hh, h0], attrs, 1) as [tf.Tensor3D]; // [B, T, H]
+    zx.dispose();
+    if (recordingGradients()) save([x, W_xh, W_hh, h0, value]);
+    const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+      const [xs, Wx, Wh, h0s, hs] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor3D];
+      const [dz, dh0] = runTensorflowOp('AttendRnnRecurrenceGrad', [dy, Wh, hs], attrs, 2); // [B, T, H], [B, H]
+      const dZ = tf.reshape(dz!, [B * T, H]) as tf.Tensor2D;
+      return [...nativeInputGrads(dZ, xs, Wx, [[previousRows(h0s, hs), dZ]]), dh0!];
+    };
+    return { value, gradFunc };
+  }) as Parameters<typeof tf.customGrad>[0]);
+}
+const rnnTanhNative = rnnNative('tanh');
+const rnnReluNative = rnnNative('relu');
+
 function rnnOpsGrad(activation: 'tanh' | 'relu', dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
   const [x, W_xh, W_hh, hPrev, ...hs] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, ...tf.Tensor[]];
   const [B, T] = x.shape;
@@ -240,7 +313,7 @@ function rnnOpsGrad(activation: 'tanh' | 'relu', dy: tf.Tensor3D, saved: tf.Tens
  */
 export function gruLayerTensorflow(x: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h0: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D } {
   return tf.tidy(() => {
-    const hs = gruOps(x, W_x, W_h, b, h0) as tf.Tensor3D;
+    const hs = (tensorflowNativeOps() ? gruNative : gruOps)(x, W_x, W_h, b, h0) as tf.Tensor3D;
     return { hs, h: lastStep(hs) };
   });
 }
@@ -322,6 +395,26 @@ const gruOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
   }
 }) as Parameters<typeof tf.customGrad>[0]);
 
+/** The taught GRU with Attend's native ops: one AttendGruRecurrence call each way (see lstmNative). */
+const gruNative = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, W_x, W_h, b, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+  const [B, T] = x.shape;
+  const H = W_h.shape[0];
+  const zx = projectAll(x, W_x, b); // [B, T, 3H]
+  const [value, act, rh] = runTensorflowOp('AttendGruRecurrence', [zx, W_h, h0], [], 3) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]; // [B, T, H], [T, B, 3H] (r z n), [B, T, H] (r ⊙ h_{t−1})
+  zx.dispose();
+  if (recordingGradients()) save([x, W_x, W_h, h0, value, act, rh]);
+  else tf.dispose([act, rh]);
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    const [xs, Wx, Wh, h0s, hs, acts, rhs] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const [dz, dh0] = runTensorflowOp('AttendGruRecurrenceGrad', [dy, Wh, h0s, hs, acts], [], 2); // [B, T, 3H] (r̄ z̄ n̄), [B, H]
+    const dZ = tf.reshape(dz!, [B * T, 3 * H]) as tf.Tensor2D;
+    const [dZrz, dZn] = splitRZ(dZ, H);
+    return [...nativeInputGrads(dZ, xs, Wx, [[previousRows(h0s, hs), dZrz], [tf.reshape(rhs, [B * T, H]) as tf.Tensor2D, dZn]]), dh0!];
+  };
+  return { value, gradFunc };
+}) as Parameters<typeof tf.customGrad>[0]);
+
 function gruOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
   const [x, W_x, W_h, h0, hPrev, rhAll, ...perStep] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, ...tf.Tensor[]];
   const [B, T] = x.shape;
@@ -375,7 +468,7 @@ function gruOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {
  */
 export function gruResetAfterLayerTensorflow(x: tf.Tensor3D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b_x: tf.Tensor1D, b_h: tf.Tensor1D, h0: tf.Tensor2D): { hs: tf.Tensor3D; h: tf.Tensor2D } {
   return tf.tidy(() => {
-    const hs = gruResetAfterOps(x, W_x, W_h, b_x, b_h, h0) as tf.Tensor3D;
+    const hs = (tensorflowNativeOps() ? gruResetAfterNative : gruResetAfterOps)(x, W_x, W_h, b_x, b_h, h0) as tf.Tensor3D;
     return { hs, h: lastStep(hs) };
   });
 }
@@ -419,6 +512,32 @@ const gruResetAfterOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[
   } finally {
     ops.dispose();
   }
+}) as Parameters<typeof tf.customGrad>[0]);
+
+/** The reset-after GRU with Attend's native ops: one AttendGruResetAfterRecurrence call each way (see lstmNative). */
+const gruResetAfterNative = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
+  const [x, W_x, W_h, b_x, b_h, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
+  const [B, T] = x.shape;
+  const H = W_h.shape[0];
+  const zx = projectAll(x, W_x, b_x); // [B, T, 3H]
+  const [value, act, an] = runTensorflowOp('AttendGruResetAfterRecurrence', [zx, W_h, b_h, h0], [], 3) as [tf.Tensor3D, tf.Tensor3D, tf.Tensor3D]; // [B, T, H], [T, B, 3H] (r z n), [T, B, H] (a_n)
+  zx.dispose();
+  if (recordingGradients()) save([x, W_x, W_h, h0, value, act, an]);
+  else tf.dispose([act, an]);
+  const gradFunc = (dy: tf.Tensor, saved: tf.Tensor[]) => {
+    const [xs, Wx, Wh, h0s, hs, acts, ans] = saved as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor2D, tf.Tensor3D, tf.Tensor3D, tf.Tensor3D];
+    const [da, dn, dh0] = runTensorflowOp('AttendGruResetAfterRecurrenceGrad', [dy, Wh, h0s, hs, acts, ans], [], 3); // [B, T, 3H], [B, T, H], [B, H]
+    const dA = tf.reshape(da!, [B * T, 3 * H]) as tf.Tensor2D;
+    const dZ = tf.concat([splitRZ(dA, H)[0], tf.reshape(dn!, [B * T, H])], 1) as tf.Tensor2D; // ∂Z_x: r̄, z̄ shared with ∂a; n̄ its own
+    const ops = new TensorflowOps();
+    try {
+      const [dx, dWx, dbx] = inputGrads(ops, dZ, xs, Wx);
+      return [dx, dWx, matTMul(ops, previousRows(h0s, hs), dA), dbx, columnSums(dA), dh0!];
+    } finally {
+      ops.dispose();
+    }
+  };
+  return { value, gradFunc };
 }) as Parameters<typeof tf.customGrad>[0]);
 
 function gruResetAfterOpsGrad(dy: tf.Tensor3D, saved: tf.Tensor[]): tf.Tensor[] {

@@ -3,9 +3,12 @@
 // the per-step cell ops, on the tensorflow backend (tfjs-node), where masked sequences take the SIMD
 // layer kernel (./fused-layer.test.ts) instead; and the one-op generation steps (LSTMBlockCell,
 // GRUBlockCell; ../src/tensorflow-step.ts). Skipped, with the reason printed, where tfjs-node is not
-// built; CI builds it (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1.
+// built; CI builds it (`attend setup tensorflow`) and sets ATTEND_EXPECT_TENSORFLOW=1. Attend's native
+// recurrence ops are turned off here (their own tests, ./tensorflow-native.test.ts, compare them with
+// these paths).
 import * as tf from '@tensorflow/tfjs-core';
-import { beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { setTensorflowNativeOps } from '@attend/core';
 import { activateBackend } from '@attend/test-utils';
 import { gruLayerTensorflow, gruResetAfterLayerTensorflow, lstmLayerTensorflow, rnnLayerTensorflow } from '../src/tensorflow-sequence.js';
 import { tensorflowAvailable } from '../src/tensorflow-step.js';
@@ -24,7 +27,9 @@ let skip = '';
 beforeAll(async () => {
   skip = await activateBackend('tensorflow');
   if (skip) console.warn(`skipped: ${skip}`);
+  setTensorflowNativeOps(false);
 });
+afterAll(() => void setTensorflowNativeOps(true));
 
 function inputs(seed: number) {
   return [
