@@ -2,7 +2,7 @@
 // with the tensorflow skip rule, seeded normal tensors, closeness checks against fixture values, a
 // tensor-leak check, and a finite-difference gradient check.
 import * as tf from '@tensorflow/tfjs-core';
-import { Rng } from '@attend/core';
+import { Rng, tensorflowNativeOps } from '@attend/core';
 import { selectBackend } from '@attend/core/node';
 import { expect } from 'vitest';
 
@@ -19,6 +19,18 @@ export async function activateBackend(backend: 'cpu' | 'wasm' | 'tensorflow'): P
     if (backend !== 'tensorflow' || process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw err;
     return `tensorflow backend not available here: ${(err as Error).message.split('\n').filter((l) => l.startsWith('  - ')).map((l) => l.trim()).join('; ') || (err as Error).message.split('\n')[0]}`;
   }
+}
+
+/**
+ * `activateBackend('tensorflow')` that also needs Attend's native ops (what `attend setup tensorflow`
+ * builds after tfjs-node): '' when both are there, else the reason to skip — an error where CI built
+ * them (ATTEND_EXPECT_TENSORFLOW=1).
+ */
+export async function activateTensorflowNative(): Promise<string> {
+  const skip = await activateBackend('tensorflow');
+  if (skip || tensorflowNativeOps()) return skip;
+  if (process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw new Error('the tensorflow backend loaded without Attend native ops: `attend setup tensorflow` builds them');
+  return 'Attend native ops not built here (attend setup tensorflow)';
 }
 
 /** A fixture value: a number or nested lists of them. */

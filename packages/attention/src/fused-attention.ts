@@ -9,20 +9,27 @@
 // on `cpu` and `wasm` (plain JS over the typed arrays / the wasm heap) and `webgpu` (WGSL through
 // tfjs-backend-webgpu's program API, tiled as FlashAttention: a workgroup per block of up to 64 query
 // or key rows of one (batch, head), the other side's K/V or Q/dO rows staged in workgroup memory in
-// tiles of up to 32 rows; 3 dispatches forward, 5 backward). The gradient runs the Grad kernel where
+// tiles of up to 32 rows; 3 dispatches forward, 5 backward), and `tensorflow` where Attend's native ops
+// are loaded (@attend/core's native/attend_ops.cc: a (batch, head) pair per unit of work over
+// TensorFlow's threads, its score matrix in cache, Eigen's products). The gradient runs the Grad kernel where
 // the backend has it and composite tfjs ops otherwise. The reference is the composite path,
 // scaled-dot.ts + mask.ts; masks mean the same: a `[B, Tk]` padding mask (non-zero = real key) and/or
 // causal (query i sees keys j ≤ i, top-left aligned). Masked keys get weight exactly 0; a fully masked
 // row gives context 0 and lse −∞ (log of an empty sum), and gradient 0.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, cpuArrayIO, ShapeError, wasmArrayIO, webgpuGroupProgram, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
+import { ConfigError, cpuArrayIO, runTensorflowOp, ShapeError, tensorflowNativeOps, wasmArrayIO, webgpuGroupProgram, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
 import { scaledDotProductAttention } from './scaled-dot.js';
 
 export const FUSED_ATTENTION = 'AttendFusedAttention';
 export const FUSED_ATTENTION_GRAD = 'AttendFusedAttentionGrad';
+/** Self-attention from packed projections (tensorflow with Attend's native ops only; see fusedSelfAttention). */
+export const FUSED_SELF_ATTENTION = 'AttendFusedSelfAttention';
+export const FUSED_SELF_ATTENTION_GRAD = 'AttendFusedSelfAttentionGrad';
+/** One block of packed projections split into heads (tensorflow with Attend's native ops; see fusedSelfAttention). */
+export const SPLIT_HEADS = 'AttendSplitHeads';
 
 /** The backends this module has kernels for. */
-export const FUSED_ATTENTION_BACKENDS: readonly string[] = ['cpu', 'wasm', 'webgpu'];
+export const FUSED_ATTENTION_BACKENDS: readonly string[] = ['cpu', 'wasm', 'webgpu', 'tensorflow'];
 
 /** Kernel attributes: `scale` multiplies q·kᵀ (usually 1/√d); `causal`: query i sees keys j ≤ i. */
 export interface FusedAttentionAttrs {
@@ -620,7 +627,85 @@ const fusedAttentionGradConfig: tf.GradConfig = {
 // ---------------------------------------------------------------------------------------------
 // Registration and the public function.
 
-/** Registers the kernels (cpu, wasm, webgpu) and the gradient where missing; safe to call more than once. */
+// tensorflow: Attend's native ops (the kernels exist only where tensorflowNativeOps(): see fusedAttentionAvailable).
+function tensorflowAttrs(attrs: tf.NamedAttrMap | undefined) {
+  const { causal, scale } = attrs as unknown as FusedAttentionAttrs;
+  return (b: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number }) => [
+    { name: 'causal', type: b.TF_ATTR_BOOL, value: causal },
+    { name: 'scale', type: b.TF_ATTR_FLOAT, value: scale },
+  ];
+}
+
+const tensorflowForward = ((args: Args) => {
+  const { q, k, v, mask } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendFusedAttention', [q!, k!, v!, mask ?? null], tensorflowAttrs(args.attrs), 2);
+}) as unknown as tf.KernelFunc;
+
+const tensorflowGrad = ((args: Args) => {
+  const { q, k, v, mask, context, lse, dContext, dLse } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendFusedAttentionGrad', [q!, k!, v!, mask ?? null, context!, lse!, dContext!, dLse!], tensorflowAttrs(args.attrs), 3);
+}) as unknown as tf.KernelFunc;
+
+/** The packed self-attention's attributes: `heads` splits each of q, k, v's d columns into heads of d/heads. */
+interface FusedSelfAttentionAttrs extends FusedAttentionAttrs {
+  heads: number;
+}
+
+function selfAttentionAttrs(attrs: tf.NamedAttrMap | undefined) {
+  const { heads } = attrs as unknown as FusedSelfAttentionAttrs;
+  const rest = tensorflowAttrs(attrs);
+  return (b: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number; TF_ATTR_INT: number }) => [{ name: 'heads', type: b.TF_ATTR_INT, value: heads }, ...rest(b)];
+}
+
+const tensorflowSelfForward = ((args: Args) => {
+  const { qkv, mask } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendFusedSelfAttention', [qkv!, mask ?? null], selfAttentionAttrs(args.attrs), 2);
+}) as unknown as tf.KernelFunc;
+
+const tensorflowSelfGrad = ((args: Args) => {
+  const { qkv, mask, context, lse, dContext, dLse } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendFusedSelfAttentionGrad', [qkv!, mask ?? null, context!, lse!, dContext!, dLse!], selfAttentionAttrs(args.attrs), 1)[0];
+}) as unknown as tf.KernelFunc;
+
+const fusedSelfAttentionGradConfig: tf.GradConfig = {
+  kernelName: FUSED_SELF_ATTENTION,
+  inputsToSave: ['qkv', 'mask'],
+  outputsToSave: [true, true],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const [qkv, mask, context, lse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    const dys = Array.isArray(dy) ? dy : [dy];
+    const inputs: tf.NamedTensorMap = { qkv, mask, context, lse, dContext: dys[0] ?? tf.zerosLike(context), dLse: dys[1] ?? tf.zerosLike(lse) };
+    const dqkv = tf.engine().runKernel(FUSED_SELF_ATTENTION_GRAD, inputs, attrs) as tf.Tensor;
+    return { qkv: () => dqkv, mask: () => tf.zerosLike(mask) };
+  },
+};
+
+/** Attributes of SPLIT_HEADS: x `[B, T, parts·heads·d_k]` → block `part` as `[B, heads, T, d_k]`. */
+interface SplitHeadsAttrs {
+  heads: number;
+  parts: number;
+  part: number;
+}
+
+const tensorflowSplitHeads = ((args: Args) => {
+  const { heads, parts, part } = args.attrs as unknown as SplitHeadsAttrs;
+  const int = (b: { TF_ATTR_INT: number }, name: string, value: number) => ({ name, type: b.TF_ATTR_INT, value });
+  return runTensorflowOp('AttendSplitHeads', [args.inputs.x!], (b) => [int(b, 'heads', heads), int(b, 'parts', parts), int(b, 'part', part)], 1)[0];
+}) as unknown as tf.KernelFunc;
+
+const splitHeadsGradConfig: tf.GradConfig = {
+  kernelName: SPLIT_HEADS,
+  inputsToSave: ['x'],
+  gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
+    const { parts, part } = attrs as unknown as SplitHeadsAttrs;
+    const [B, T, row] = saved[0]!.shape as [number, number, number];
+    const width = row / parts;
+    const merged = tf.reshape(tf.transpose(dy as tf.Tensor, [0, 2, 1, 3]), [B, T, width]); // [B, T, heads·d_k]
+    return { x: () => tf.pad(merged, [[0, 0], [0, 0], [part * width, (parts - 1 - part) * width]]) };
+  },
+};
+
+/** Registers the kernels (cpu, wasm, webgpu, tensorflow) and the gradient where missing; safe to call more than once. */
 export function registerFusedAttention(): void {
   const kernels: [string, string, tf.KernelFunc][] = [
     [FUSED_ATTENTION, 'cpu', forwardKernel(cpuArrayIO)],
@@ -629,11 +714,18 @@ export function registerFusedAttention(): void {
     [FUSED_ATTENTION_GRAD, 'wasm', gradKernel(wasmArrayIO)],
     [FUSED_ATTENTION, 'webgpu', webgpuForward as unknown as tf.KernelFunc],
     [FUSED_ATTENTION_GRAD, 'webgpu', webgpuGrad as unknown as tf.KernelFunc],
+    [FUSED_ATTENTION, 'tensorflow', tensorflowForward],
+    [FUSED_ATTENTION_GRAD, 'tensorflow', tensorflowGrad],
   ];
   for (const [kernelName, backendName, kernelFunc] of kernels) {
     if (!tf.getKernel(kernelName, backendName)) tf.registerKernel({ kernelName, backendName, kernelFunc });
   }
   if (!tf.getGradient(FUSED_ATTENTION)) tf.registerGradient(fusedAttentionGradConfig);
+  if (!tf.getKernel(FUSED_SELF_ATTENTION, 'tensorflow')) tf.registerKernel({ kernelName: FUSED_SELF_ATTENTION, backendName: 'tensorflow', kernelFunc: tensorflowSelfForward });
+  if (!tf.getKernel(FUSED_SELF_ATTENTION_GRAD, 'tensorflow')) tf.registerKernel({ kernelName: FUSED_SELF_ATTENTION_GRAD, backendName: 'tensorflow', kernelFunc: tensorflowSelfGrad });
+  if (!tf.getGradient(FUSED_SELF_ATTENTION)) tf.registerGradient(fusedSelfAttentionGradConfig);
+  if (!tf.getKernel(SPLIT_HEADS, 'tensorflow')) tf.registerKernel({ kernelName: SPLIT_HEADS, backendName: 'tensorflow', kernelFunc: tensorflowSplitHeads });
+  if (!tf.getGradient(SPLIT_HEADS)) tf.registerGradient(splitHeadsGradConfig);
 }
 
 export type FusedAttentionMode = 'auto' | 'fused' | 'composite';
@@ -643,9 +735,10 @@ export const FUSED_ATTENTION_MODES: readonly FusedAttentionMode[] = ['auto', 'fu
  * Backends where `'auto'` picks the fused kernel: where it beats the composite path. Not `wasm`: there
  * the kernel is plain JS over the heap and the composite path's XNNPACK matMuls win (B=16, h=4,
  * T=128, d=32 fwd+bwd on 2 vCPUs: fused 330 ms vs composite 257 ms causal; on cpu, fused 281 ms vs
- * composite 1144 ms). Mode `'fused'` runs it on wasm too.
+ * composite 1144 ms). Mode `'fused'` runs it on wasm too. On tensorflow only where Attend's native ops
+ * are loaded (the kernel is one of them).
  */
-export const FUSED_ATTENTION_AUTO_BACKENDS: readonly string[] = ['cpu', 'webgpu'];
+export const FUSED_ATTENTION_AUTO_BACKENDS: readonly string[] = ['cpu', 'webgpu', 'tensorflow'];
 
 let mode: FusedAttentionMode = 'auto';
 
@@ -680,6 +773,7 @@ export function fusedAttentionAvailable(): boolean {
   registerFusedAttention();
   const backend = tf.getBackend();
   if (mode === 'composite' || !tf.getKernel(FUSED_ATTENTION, backend)) return false;
+  if (backend === 'tensorflow' && !tensorflowNativeOps()) return false; // its kernel is Attend's native op
   return mode === 'fused' || FUSED_ATTENTION_AUTO_BACKENDS.includes(backend);
 }
 
@@ -715,6 +809,9 @@ export function fusedAttentionKernel(
   if (typeof causal !== 'boolean') throw new ConfigError(`fusedAttention: causal expected true or false, got ${JSON.stringify(causal)}`);
   if (!Number.isFinite(scale)) throw new ConfigError(`fusedAttention: scale expected a finite number, got ${scale}`);
   const backend = tf.getBackend();
+  if (backend === 'tensorflow' && !tensorflowNativeOps()) {
+    throw new ConfigError(`fusedAttention: on the tensorflow backend the ${FUSED_ATTENTION} kernel is one of Attend's native ops, which are not loaded (run \`attend setup tensorflow\`); use fusedAttention() for the composite fallback`);
+  }
   if (!tf.getKernel(FUSED_ATTENTION, backend)) {
     throw new ConfigError(`fusedAttention: no ${FUSED_ATTENTION} kernel for backend '${backend}' (have: ${FUSED_ATTENTION_BACKENDS.join(', ')}); use fusedAttention() for the composite fallback`);
   }
@@ -757,4 +854,74 @@ export function fusedAttention(q: tf.Tensor4D, k: tf.Tensor4D, v: tf.Tensor4D, o
     weights.dispose();
     return context;
   });
+}
+
+/**
+ * Whether `fusedSelfAttention` runs here: on tensorflow with Attend's native ops loaded, unless the
+ * mode is `'composite'`.
+ */
+export function fusedSelfAttentionAvailable(): boolean {
+  registerFusedAttention();
+  return mode !== 'composite' && tf.getBackend() === 'tensorflow' && tensorflowNativeOps();
+}
+
+export interface FusedSelfAttentionOptions {
+  /** Heads: each of q, k, v's d columns splits into `heads` blocks of d/heads. */
+  heads: number;
+  /** Query i attends to keys j ≤ i only (default false). */
+  causal?: boolean;
+  /** `[B, T]` padding mask (non-zero = real key). */
+  mask?: tf.Tensor2D;
+  /** Multiplies q·kᵀ; default 1/√(d/heads). */
+  scale?: number;
+}
+
+/**
+ * Self-attention from packed projections, with no head split or merge: `qkv` `[B, T, 3d]` — the
+ * rows of x·[W_q | W_k | W_v] (+ biases), head h of q at columns h·d_k … of the first d, of k and v
+ * likewise in the next two — → context `[B, T, d]` with the heads side by side (what the output
+ * projection takes). The same values and gradients as `fusedAttention` on the split heads; needs
+ * `fusedSelfAttentionAvailable()`. The caller owns the result. (`packedHeads` gives the keys and
+ * values split into heads, e.g. for a cache.)
+ */
+export function fusedSelfAttention(qkv: tf.Tensor3D, options: FusedSelfAttentionOptions): tf.Tensor3D {
+  registerFusedAttention();
+  const { heads, causal = false, mask } = options;
+  const [B, T] = checkPacked('fusedSelfAttention', qkv, heads, 3);
+  const scale = options.scale ?? 1 / Math.sqrt(qkv.shape[2] / 3 / heads);
+  if (mask !== undefined && (!(mask instanceof tf.Tensor) || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== T)) {
+    throw new ShapeError(`fusedSelfAttention: expected mask of shape [${B}, ${T}] (1 = real key, 0 = padding), got ${mask instanceof tf.Tensor ? fmt(mask) : typeof mask}`);
+  }
+  return tf.tidy(() => {
+    const m = mask === undefined ? tf.ones([B, T]) : mask.dtype === 'float32' ? mask : tf.cast(tf.notEqual(mask, 0), 'float32');
+    const attrs: FusedSelfAttentionAttrs = { heads, causal, scale };
+    const [context, lse] = tf.engine().runKernel(FUSED_SELF_ATTENTION, { qkv, mask: m }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor3D, tf.Tensor3D];
+    lse!.dispose();
+    return context!;
+  });
+}
+
+/**
+ * Block `part` of `parts` packed projections `[B, T, parts·d]` split into heads: `[B, heads, T, d/heads]`
+ * — e.g. the keys (part 1 of 3) of fusedSelfAttention's qkv — in one op instead of a slice, a reshape
+ * and a transpose. Differentiable; needs `fusedSelfAttentionAvailable()`. The caller owns the result.
+ */
+export function packedHeads(x: tf.Tensor3D, heads: number, parts: number, part: number): tf.Tensor4D {
+  registerFusedAttention();
+  checkPacked('packedHeads', x, heads, parts);
+  if (!Number.isInteger(part) || part < 0 || part >= parts) throw new ConfigError(`packedHeads: expected part an integer in [0, ${parts}), got ${part}`);
+  const attrs: SplitHeadsAttrs = { heads, parts, part };
+  return tf.engine().runKernel(SPLIT_HEADS, { x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/** Checks packed projections `[B, T, parts·heads·d_k]` and that the native kernels run here; returns [B, T]. */
+function checkPacked(what: string, x: tf.Tensor, heads: number, parts: number): [number, number] {
+  if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.dtype !== 'float32') throw new ShapeError(`${what}: expected float32 [B, T, ${parts}d], got ${x instanceof tf.Tensor ? `${x.dtype} ${fmt(x)}` : typeof x}`);
+  if (!Number.isInteger(heads) || heads < 1 || x.shape[2] % (parts * heads) !== 0) {
+    throw new ConfigError(`${what}: expected heads a positive integer dividing d = ${x.shape[2] / parts} (input ${fmt(x)}), got ${heads}`);
+  }
+  if (!fusedSelfAttentionAvailable()) {
+    throw new ConfigError(`${what}: runs only on the tensorflow backend with Attend's native ops (attend setup tensorflow); backend here: '${tf.getBackend()}'`);
+  }
+  return [x.shape[0], x.shape[1]];
 }

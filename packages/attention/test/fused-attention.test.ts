@@ -4,10 +4,12 @@
 // kernels' tiles (lengths that are not multiples of the blocks or tiles, several of each, d = 64,
 // smaller tiles and rows read from global memory under a lowered tile budget, a 2-D dispatch grid);
 // the fallback switch; leak checks (tensors and backend buffers). Per backend:
-// cpu (1e-5), wasm (1e-5), webgpu (1e-4) — webgpu through Dawn, on a GPU or, with
+// cpu (1e-5), wasm (1e-5), tensorflow (1e-5: Attend's native ops, where `attend setup tensorflow`
+// built them), webgpu (1e-4) — webgpu through Dawn, on a GPU or, with
 // ATTEND_WEBGPU_ALLOW_SOFTWARE=1 (set below), on Mesa's llvmpipe via Dawn's OpenGL backend; skipped
 // with the reason when neither loads (CI without a GPU or without libegl-mesa0/libgl1-mesa-dri).
 import * as tf from '@tensorflow/tfjs-core';
+import { activateTensorflowNative } from '@attend/test-utils';
 import { selectBackend } from '@attend/core/node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -150,8 +152,9 @@ beforeAll(async () => {
   for (const c of CASES) reference.set(c.name, await run(c, inputsOf(c), composite(c)));
 });
 
-/** Tries to activate `name`; returns why not, or null. */
-async function activate(name: 'cpu' | 'wasm' | 'webgpu'): Promise<string | null> {
+/** Tries to activate `name`; returns why not, or null. On tensorflow the kernels are Attend's native ops. */
+async function activate(name: 'cpu' | 'wasm' | 'webgpu' | 'tensorflow'): Promise<string | null> {
+  if (name === 'tensorflow') return (await activateTensorflowNative()) || null;
   try {
     await selectBackend({ prefer: name, log: false });
     return null;
@@ -160,9 +163,12 @@ async function activate(name: 'cpu' | 'wasm' | 'webgpu'): Promise<string | null>
   }
 }
 
-const BACKENDS: ['cpu' | 'wasm' | 'webgpu', number][] = [
+// tensorflow before webgpu: loading libtensorflow into a process where Dawn already runs crashed it
+// (vitest's worker exited; not investigated further — one backend per process is the normal use).
+const BACKENDS: ['cpu' | 'wasm' | 'webgpu' | 'tensorflow', number][] = [
   ['cpu', 1e-5],
   ['wasm', 1e-5],
+  ['tensorflow', 1e-5],
   ['webgpu', 1e-4],
 ];
 

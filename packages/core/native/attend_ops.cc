@@ -22,6 +22,7 @@
 #include <algorithm>
 #include <cmath>
 #include <functional>
+#include <limits>
 #include <vector>
 
 #include "tensorflow/core/framework/op.h"
@@ -39,6 +40,7 @@ using namespace tensorflow;
 // vary from call to call (results are then bit-for-bit repeatable).
 using Floats = std::vector<float, Eigen::aligned_allocator<float>>;
 using Array = Eigen::Map<Eigen::ArrayXf>;
+using RowMat = Eigen::Matrix<float, Eigen::Dynamic, Eigen::Dynamic, Eigen::RowMajor>;
 using ArrayC = Eigen::Map<const Eigen::ArrayXf>;
 
 // ---- A small GEMM for the per-step products: C[M, Np] = A[M, K] · P, where P is a [K, N] operand
@@ -734,6 +736,489 @@ class GruResetAfterRecurrenceGrad : public OpKernel {
   }
 };
 REGISTER_KERNEL_BUILDER(Name("AttendGruResetAfterRecurrenceGrad").Device(DEVICE_CPU), GruResetAfterRecurrenceGrad);
+
+// ---- The Transformer's elementwise and attention kernels (packages/transformer/src/layer-norm-kernel.ts,
+// gelu-kernel.ts and packages/attention/src/fused-attention.ts name the same kernels on the other
+// backends; the formulas are theirs).
+
+// Runs fn(begin, end) over [0, n) in TensorFlow's intra-op pool, `cost` ≈ cycles per unit.
+void ParallelRange(OpKernelContext* ctx, int64_t n, int64_t cost, const std::function<void(int64_t, int64_t)>& fn) {
+  ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(n, cost, fn);
+}
+
+REGISTER_OP("AttendLayerNorm")
+    .Input("x: float")
+    .Input("gamma: float")
+    .Input("beta: float")
+    .Attr("eps: float")
+    .Output("y: float")
+    .Output("xhat: float")
+    .Output("rstd: float");
+
+// y = γ ⊙ x̂ + β, x̂ = (x − μ)·rstd, rstd = 1/√(σ² + ε) over the last axis (biased σ², two passes).
+// x [N…, D], γ [D], β [D] or [0] (none) → y, x̂ like x, rstd [N]. Rows over TensorFlow's threads.
+class LayerNorm : public OpKernel {
+ public:
+  explicit LayerNorm(OpKernelConstruction* c) : OpKernel(c) { OP_REQUIRES_OK(c, c->GetAttr("eps", &eps_)); }
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& gamma = ctx->input(1);
+    const Tensor& beta = ctx->input(2);
+    const bool shift = beta.NumElements() > 0;  // beta [0]: none
+    ATTEND_EXPECT(ctx, x.dims() >= 1 && gamma.dims() == 1 && (!shift || beta.shape() == gamma.shape()) && x.dim_size(x.dims() - 1) == gamma.dim_size(0),
+                  "AttendLayerNorm: expected x [..., D] with gamma [D] and beta [D] (or [0]: none), got ", x.shape().DebugString(), ", ", gamma.shape().DebugString(), ", ", beta.shape().DebugString());
+    const int64_t D = gamma.dim_size(0), N = D == 0 ? 0 : x.NumElements() / D;
+    Tensor *y, *xhat, *rstd;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, x.shape(), &xhat));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, TensorShape({N}), &rstd));
+    const float *X = x.flat<float>().data(), *G = gamma.flat<float>().data(), *Be = beta.flat<float>().data();
+    float *Y = y->flat<float>().data(), *XH = xhat->flat<float>().data(), *R = rstd->flat<float>().data();
+    const float eps = eps_;
+    ParallelRange(ctx, N, 8 * D, [&](int64_t r0, int64_t r1) {
+      ArrayC g(G, D);
+      for (int64_t r = r0; r < r1; r++) {
+        ArrayC xr(X + r * D, D);
+        Array h(XH + r * D, D);
+        const float mu = xr.mean();
+        h = xr - mu;
+        const float rs = 1.f / std::sqrt(h.square().mean() + eps);
+        h *= rs;
+        R[r] = rs;
+        if (shift) Array(Y + r * D, D) = g * h + ArrayC(Be, D);
+        else Array(Y + r * D, D) = g * h;
+      }
+    });
+  }
+
+ private:
+  float eps_;
+};
+REGISTER_KERNEL_BUILDER(Name("AttendLayerNorm").Device(DEVICE_CPU), LayerNorm);
+
+REGISTER_OP("AttendLayerNormGrad")
+    .Input("dy: float")
+    .Input("xhat: float")
+    .Input("rstd: float")
+    .Input("gamma: float")
+    .Output("dx: float")
+    .Output("dgamma: float")
+    .Output("dbeta: float");
+
+// g = dy ⊙ γ: dx = rstd·(g − mean(g) − x̂·mean(g ⊙ x̂)); dγ = Σ_rows dy ⊙ x̂; dβ = Σ_rows dy. The column
+// sums go through fixed chunks of rows summed in order, so they do not depend on thread timing.
+class LayerNormGrad : public OpKernel {
+ public:
+  explicit LayerNormGrad(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& dy = ctx->input(0);
+    const Tensor& xhat = ctx->input(1);
+    const Tensor& rstd = ctx->input(2);
+    const Tensor& gamma = ctx->input(3);
+    const int64_t D = gamma.dims() == 1 ? gamma.dim_size(0) : -1;
+    ATTEND_EXPECT(ctx, D > 0 && dy.shape() == xhat.shape() && xhat.dim_size(xhat.dims() - 1) == D && rstd.dims() == 1 && rstd.dim_size(0) * D == xhat.NumElements(),
+                  "AttendLayerNormGrad: expected dy and xhat [..., D], rstd [N], gamma [D], got ", dy.shape().DebugString(), ", ", xhat.shape().DebugString(), ", ", rstd.shape().DebugString(), ", ", gamma.shape().DebugString());
+    const int64_t N = rstd.dim_size(0);
+    Tensor *dx, *dgamma, *dbeta;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, dy.shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, gamma.shape(), &dgamma));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, gamma.shape(), &dbeta));
+    const float *DY = dy.flat<float>().data(), *XH = xhat.flat<float>().data(), *R = rstd.flat<float>().data(), *G = gamma.flat<float>().data();
+    float* DX = dx->flat<float>().data();
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(32, N / 16));
+    Floats partial(chunks * 2 * D, 0.f);  // per chunk: Σ dy ⊙ x̂, Σ dy
+    ParallelRange(ctx, chunks, 12 * D * (N / chunks + 1), [&](int64_t c0, int64_t c1) {
+      Floats gbuf(D);
+      Array gv(gbuf.data(), D);
+      ArrayC gam(G, D);
+      for (int64_t c = c0; c < c1; c++) {
+        Array sg(partial.data() + c * 2 * D, D), sb(partial.data() + c * 2 * D + D, D);
+        for (int64_t r = c * N / chunks; r < (c + 1) * N / chunks; r++) {
+          ArrayC d(DY + r * D, D), h(XH + r * D, D);
+          sg += d * h;
+          sb += d;
+          gv = d * gam;
+          const float mg = gv.mean(), mgh = (gv * h).mean();
+          Array(DX + r * D, D) = R[r] * (gv - mg - h * mgh);
+        }
+      }
+    });
+    Array dg(dgamma->flat<float>().data(), D), db(dbeta->flat<float>().data(), D);
+    dg.setZero(), db.setZero();
+    for (int64_t c = 0; c < chunks; c++) dg += ArrayC(partial.data() + c * 2 * D, D), db += ArrayC(partial.data() + c * 2 * D + D, D);
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendLayerNormGrad").Device(DEVICE_CPU), LayerNormGrad);
+
+// GELU, tanh approximation: y = ½x(1 + t), t = tanh(c(v + a·v³)), v = x clamped to ±10 (t is ±1 past
+// it in float32, and v³ cannot overflow); dx = dy·½((1 + t) + v(1 − t²)·c(1 + 3a·v²)).
+constexpr float kGeluC = 0.7978845608028654f, kGeluA = 0.044715f;
+
+REGISTER_OP("AttendGelu").Input("x: float").Output("y: float");
+class Gelu : public OpKernel {
+ public:
+  explicit Gelu(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    Tensor* y;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
+    const float* X = x.flat<float>().data();
+    float* Y = y->flat<float>().data();
+    const int64_t n = x.NumElements(), block = 4096;
+    ParallelRange(ctx, (n + block - 1) / block, 40 * block, [&](int64_t b0, int64_t b1) {
+      const int64_t i0 = b0 * block, i1 = std::min(n, b1 * block);
+      ArrayC xv(X + i0, i1 - i0);
+      const auto v = xv.max(-10.f).min(10.f);
+      Array(Y + i0, i1 - i0) = 0.5f * xv * (1.f + (kGeluC * v * (1.f + kGeluA * v * v)).tanh());
+    });
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendGelu").Device(DEVICE_CPU), Gelu);
+
+REGISTER_OP("AttendGeluGrad").Input("x: float").Input("dy: float").Output("dx: float");
+class GeluGrad : public OpKernel {
+ public:
+  explicit GeluGrad(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    const Tensor& dy = ctx->input(1);
+    ATTEND_EXPECT(ctx, x.shape() == dy.shape(), "AttendGeluGrad: expected x and dy of one shape, got ", x.shape().DebugString(), " and ", dy.shape().DebugString());
+    Tensor* dx;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    const float *X = x.flat<float>().data(), *DY = dy.flat<float>().data();
+    float* DX = dx->flat<float>().data();
+    const int64_t n = x.NumElements(), block = 4096;
+    ParallelRange(ctx, (n + block - 1) / block, 50 * block, [&](int64_t b0, int64_t b1) {
+      const int64_t i0 = b0 * block, i1 = std::min(n, b1 * block), m = i1 - i0;
+      Floats tb(m);
+      Array t(tb.data(), m);
+      const auto v = ArrayC(X + i0, m).max(-10.f).min(10.f);
+      t = (kGeluC * v * (1.f + kGeluA * v * v)).tanh();
+      Array(DX + i0, m) = ArrayC(DY + i0, m) * (0.5f * ((1.f + t) + v * (1.f - t * t) * kGeluC * (1.f + 3.f * kGeluA * v * v)));
+    });
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendGeluGrad").Device(DEVICE_CPU), GeluGrad);
+
+// Fused scaled-dot-product attention (FlashAttention's equations, Dao et al. 2022, App. B.2), one
+// (batch, head) pair per unit of work with its whole score matrix in a thread's cache:
+//   forward   S = scale·q·kᵀ, masked (causal: key j ≤ query i; mask[b, j] = 0: padding) to −∞,
+//             P = softmax(S), O = P·v, lse_i = log Σ_j exp(S_ij) (−∞ and O_i = 0 for a row with no key)
+//   backward  P = exp(S − lse), dv = Pᵀ·dO, dP = dO·vᵀ, D_i = dO_i·O_i − dlse_i, dS = P ⊙ (dP − D),
+//             dq = scale·dS·k, dk = scale·dSᵀ·q
+// Two layouts share the code through strided views (a pair's rows: base + b·sb + h·sh, rows rs apart):
+//   AttendFusedAttention      q [B,H,Tq,D], k [B,H,Tk,D], v [B,H,Tk,DV] → context [B,H,Tq,DV], lse [B,H,Tq]
+//   AttendFusedSelfAttention  qkv [B,T,3·H·D] (a self-attention's three projections side by side, each
+//                             [H, D] per position: what one matMul with [W_q | W_k | W_v] gives) →
+//                             context [B,T,H·D] (heads merged), lse [B,H,T] — no head split or merge
+//   AttendSplitHeads          x [B,T,parts·H·D] → part `part` as [B,H,T,D] (the keys or values of qkv
+//                             for a cache: one op instead of a slice, a reshape and a transpose)
+// mask [B,Tk] (1 = real key) or [0] (none). Each thread takes whole pairs, so results do not depend
+// on thread timing.
+using Strided = Eigen::OuterStride<>;
+using Mat = Eigen::Map<const RowMat, Eigen::Unaligned, Strided>;
+using MatW = Eigen::Map<RowMat, Eigen::Unaligned, Strided>;
+
+struct AttentionDims {
+  int64_t B, H, Tq, Tk, D, DV;
+};
+
+// One operand's rows for pair (b, h): rows × cols at base + b·sb + h·sh, rows rs apart.
+template <typename T>
+struct View {
+  T* base;
+  int64_t sb, sh, rs;
+  T* at(int64_t b, int64_t h) const { return base + b * sb + h * sh; }
+};
+using ViewC = View<const float>;
+using ViewW = View<float>;
+
+// [B,H,T,C] contiguous.
+template <typename T>
+View<T> Heads(T* p, const AttentionDims& d, int64_t T_, int64_t C) { return {p, d.H * T_ * C, T_ * C, C}; }
+// [B,T,·] rows of width `row`, this operand's head h at column `first` + h·C.
+template <typename T>
+View<T> Rows(T* p, int64_t first, int64_t T_, int64_t row, int64_t C) { return {p + first, T_ * row, C, row}; }
+
+// The scores S = scale·q·kᵀ of pair (b, h), masked entries −∞: fills S [Tq, Tk].
+void Scores(const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const float* mask, int64_t b, int64_t h, RowMat& S) {
+  Mat Q(q.at(b, h), d.Tq, d.D, Strided(q.rs)), K(k.at(b, h), d.Tk, d.D, Strided(k.rs));
+  S.noalias() = (scale * Q) * K.transpose();
+  const float* m = mask == nullptr ? nullptr : mask + b * d.Tk;
+  const float ninf = -std::numeric_limits<float>::infinity();
+  for (int64_t i = 0; i < d.Tq; i++) {
+    float* s = S.data() + i * d.Tk;
+    const int64_t end = causal ? std::min(i + 1, d.Tk) : d.Tk;
+    for (int64_t j = 0; j < end; j++)
+      if (m != nullptr && m[j] == 0.f) s[j] = ninf;
+    for (int64_t j = end; j < d.Tk; j++) s[j] = ninf;
+  }
+}
+
+void AttentionForward(OpKernelContext* ctx, const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const ViewC& v, const float* mask, const ViewW& o, float* L) {
+  ParallelRange(ctx, d.B * d.H, 4 * d.Tq * d.Tk * (d.D + d.DV), [&](int64_t p0, int64_t p1) {
+    RowMat S(d.Tq, d.Tk);
+    for (int64_t p = p0; p < p1; p++) {
+      const int64_t b = p / d.H, h = p % d.H;
+      Scores(d, causal, scale, q, k, mask, b, h, S);
+      for (int64_t i = 0; i < d.Tq; i++) {
+        Array s(S.data() + i * d.Tk, d.Tk);
+        const float mx = s.maxCoeff();
+        if (mx == -std::numeric_limits<float>::infinity()) {  // no key: weights 0, lse −∞
+          s.setZero();
+          L[p * d.Tq + i] = mx;
+          continue;
+        }
+        s = (s - mx).exp();
+        const float sum = s.sum();
+        s /= sum;
+        L[p * d.Tq + i] = mx + std::log(sum);
+      }
+      MatW(o.at(b, h), d.Tq, d.DV, Strided(o.rs)).noalias() = S * Mat(v.at(b, h), d.Tk, d.DV, Strided(v.rs));
+    }
+  });
+}
+
+void AttentionBackward(OpKernelContext* ctx, const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const ViewC& v, const float* mask,
+                       const ViewC& o, const float* L, const ViewC& dO, const float* dL, const ViewW& dq, const ViewW& dk, const ViewW& dv) {
+  ParallelRange(ctx, d.B * d.H, 10 * d.Tq * d.Tk * (d.D + d.DV), [&](int64_t p0, int64_t p1) {
+    RowMat P(d.Tq, d.Tk), dP(d.Tq, d.Tk);
+    for (int64_t p = p0; p < p1; p++) {
+      const int64_t b = p / d.H, h = p % d.H;
+      Scores(d, causal, scale, q, k, mask, b, h, P);
+      Mat Op(o.at(b, h), d.Tq, d.DV, Strided(o.rs)), dOp(dO.at(b, h), d.Tq, d.DV, Strided(dO.rs)), Vp(v.at(b, h), d.Tk, d.DV, Strided(v.rs));
+      dP.noalias() = dOp * Vp.transpose();  // [Tq, Tk]
+      for (int64_t i = 0; i < d.Tq; i++) {
+        Array s(P.data() + i * d.Tk, d.Tk), g(dP.data() + i * d.Tk, d.Tk);
+        const float l = L[p * d.Tq + i];
+        if (l == -std::numeric_limits<float>::infinity()) {  // no key: no gradient
+          s.setZero(), g.setZero();
+          continue;
+        }
+        s = (s - l).exp();  // P (masked entries exp(−∞) = 0)
+        const float Di = (Op.row(i).array() * dOp.row(i).array()).sum() - dL[p * d.Tq + i];
+        g = s * (g - Di);  // dS
+      }
+      MatW(dv.at(b, h), d.Tk, d.DV, Strided(dv.rs)).noalias() = P.transpose() * dOp;
+      MatW(dq.at(b, h), d.Tq, d.D, Strided(dq.rs)).noalias() = scale * (dP * Mat(k.at(b, h), d.Tk, d.D, Strided(k.rs)));
+      MatW(dk.at(b, h), d.Tk, d.D, Strided(dk.rs)).noalias() = scale * (dP.transpose() * Mat(q.at(b, h), d.Tq, d.D, Strided(q.rs)));
+    }
+  });
+}
+
+// The mask's data, or null for [0] (none); checks [B, Tk].
+Status MaskOf(const Tensor& mask, const AttentionDims& d, const char* op, const float** m) {
+  *m = nullptr;
+  if (mask.NumElements() == 0) return OkStatus();
+  if (mask.shape() != TensorShape({d.B, d.Tk})) return errors::InvalidArgument(op, ": expected mask [", d.B, ",", d.Tk, "] (or [0]: none), got ", mask.shape().DebugString());
+  *m = mask.flat<float>().data();
+  return OkStatus();
+}
+
+Status AttentionShapes(const Tensor& q, const Tensor& k, const Tensor& v, AttentionDims* d) {
+  if (q.dims() != 4 || k.dims() != 4 || v.dims() != 4)
+    return errors::InvalidArgument("AttendFusedAttention: expected q, k, v of rank 4 [B,H,T,D], got ", q.shape().DebugString(), ", ", k.shape().DebugString(), ", ", v.shape().DebugString());
+  *d = {q.dim_size(0), q.dim_size(1), q.dim_size(2), k.dim_size(2), q.dim_size(3), v.dim_size(3)};
+  if (k.dim_size(0) != d->B || k.dim_size(1) != d->H || k.dim_size(3) != d->D || v.dim_size(0) != d->B || v.dim_size(1) != d->H || v.dim_size(2) != d->Tk)
+    return errors::InvalidArgument("AttendFusedAttention: with q ", q.shape().DebugString(), " = [B,H,Tq,D], expected k [B,H,Tk,D] and v [B,H,Tk,DV], got ", k.shape().DebugString(), " and ", v.shape().DebugString());
+  return OkStatus();
+}
+
+class AttentionOp : public OpKernel {
+ public:
+  explicit AttentionOp(OpKernelConstruction* c) : OpKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("causal", &causal_));
+    OP_REQUIRES_OK(c, c->GetAttr("scale", &scale_));
+  }
+
+ protected:
+  bool causal_;
+  float scale_;
+};
+
+REGISTER_OP("AttendFusedAttention")
+    .Input("q: float")
+    .Input("k: float")
+    .Input("v: float")
+    .Input("mask: float")
+    .Attr("causal: bool")
+    .Attr("scale: float")
+    .Output("context: float")
+    .Output("lse: float");
+
+class FusedAttention : public AttentionOp {
+ public:
+  using AttentionOp::AttentionOp;
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &q = ctx->input(0), &k = ctx->input(1), &v = ctx->input(2);
+    AttentionDims d;
+    const float* m;
+    OP_REQUIRES_OK(ctx, AttentionShapes(q, k, v, &d));
+    OP_REQUIRES_OK(ctx, MaskOf(ctx->input(3), d, "AttendFusedAttention", &m));
+    Tensor *context, *lse;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({d.B, d.H, d.Tq, d.DV}), &context));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({d.B, d.H, d.Tq}), &lse));
+    AttentionForward(ctx, d, causal_, scale_, Heads(q.flat<float>().data(), d, d.Tq, d.D), Heads(k.flat<float>().data(), d, d.Tk, d.D), Heads(v.flat<float>().data(), d, d.Tk, d.DV), m,
+                     Heads(context->flat<float>().data(), d, d.Tq, d.DV), lse->flat<float>().data());
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendFusedAttention").Device(DEVICE_CPU), FusedAttention);
+
+REGISTER_OP("AttendFusedAttentionGrad")
+    .Input("q: float")
+    .Input("k: float")
+    .Input("v: float")
+    .Input("mask: float")
+    .Input("context: float")
+    .Input("lse: float")
+    .Input("dcontext: float")
+    .Input("dlse: float")
+    .Attr("causal: bool")
+    .Attr("scale: float")
+    .Output("dq: float")
+    .Output("dk: float")
+    .Output("dv: float");
+
+class FusedAttentionGrad : public AttentionOp {
+ public:
+  using AttentionOp::AttentionOp;
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &q = ctx->input(0), &k = ctx->input(1), &v = ctx->input(2);
+    const Tensor &context = ctx->input(4), &lse = ctx->input(5), &dcontext = ctx->input(6), &dlse = ctx->input(7);
+    AttentionDims d;
+    const float* m;
+    OP_REQUIRES_OK(ctx, AttentionShapes(q, k, v, &d));
+    OP_REQUIRES_OK(ctx, MaskOf(ctx->input(3), d, "AttendFusedAttentionGrad", &m));
+    ATTEND_EXPECT(ctx, context.shape() == TensorShape({d.B, d.H, d.Tq, d.DV}) && dcontext.shape() == context.shape() && lse.shape() == TensorShape({d.B, d.H, d.Tq}) && dlse.shape() == lse.shape(),
+                  "AttendFusedAttentionGrad: expected context and dcontext [B,H,Tq,DV], lse and dlse [B,H,Tq], got ", context.shape().DebugString(), ", ", dcontext.shape().DebugString(), ", ", lse.shape().DebugString(), ", ", dlse.shape().DebugString());
+    Tensor *dq, *dk, *dv;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, q.shape(), &dq));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, k.shape(), &dk));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(2, v.shape(), &dv));
+    AttentionBackward(ctx, d, causal_, scale_, Heads(q.flat<float>().data(), d, d.Tq, d.D), Heads(k.flat<float>().data(), d, d.Tk, d.D), Heads(v.flat<float>().data(), d, d.Tk, d.DV), m,
+                      Heads(context.flat<float>().data(), d, d.Tq, d.DV), lse.flat<float>().data(), Heads(dcontext.flat<float>().data(), d, d.Tq, d.DV), dlse.flat<float>().data(),
+                      Heads(dq->flat<float>().data(), d, d.Tq, d.D), Heads(dk->flat<float>().data(), d, d.Tk, d.D), Heads(dv->flat<float>().data(), d, d.Tk, d.DV));
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendFusedAttentionGrad").Device(DEVICE_CPU), FusedAttentionGrad);
+
+// The packed self-attention: q, k, v are column blocks [0, HD), [HD, 2HD), [2HD, 3HD) of qkv's rows.
+Status SelfAttentionShapes(const Tensor& qkv, int heads, AttentionDims* d) {
+  if (qkv.dims() != 3 || heads <= 0 || qkv.dim_size(2) % (3 * heads) != 0)
+    return errors::InvalidArgument("AttendFusedSelfAttention: expected qkv [B,T,3·heads·D] with heads = ", heads, ", got ", qkv.shape().DebugString());
+  const int64_t D = qkv.dim_size(2) / (3 * heads);
+  *d = {qkv.dim_size(0), heads, qkv.dim_size(1), qkv.dim_size(1), D, D};
+  return OkStatus();
+}
+
+class SelfAttentionOp : public AttentionOp {
+ public:
+  explicit SelfAttentionOp(OpKernelConstruction* c) : AttentionOp(c) { OP_REQUIRES_OK(c, c->GetAttr("heads", &heads_)); }
+
+ protected:
+  int heads_;
+};
+
+REGISTER_OP("AttendFusedSelfAttention")
+    .Input("qkv: float")
+    .Input("mask: float")
+    .Attr("heads: int")
+    .Attr("causal: bool")
+    .Attr("scale: float")
+    .Output("context: float")
+    .Output("lse: float");
+
+class FusedSelfAttention : public SelfAttentionOp {
+ public:
+  using SelfAttentionOp::SelfAttentionOp;
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& qkv = ctx->input(0);
+    AttentionDims d;
+    const float* m;
+    OP_REQUIRES_OK(ctx, SelfAttentionShapes(qkv, heads_, &d));
+    OP_REQUIRES_OK(ctx, MaskOf(ctx->input(1), d, "AttendFusedSelfAttention", &m));
+    const int64_t HD = d.H * d.D, T = d.Tq;
+    Tensor *context, *lse;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({d.B, T, HD}), &context));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({d.B, d.H, T}), &lse));
+    const float* X = qkv.flat<float>().data();
+    AttentionForward(ctx, d, causal_, scale_, Rows(X, 0, T, 3 * HD, d.D), Rows(X, HD, T, 3 * HD, d.D), Rows(X, 2 * HD, T, 3 * HD, d.D), m,
+                     Rows(context->flat<float>().data(), 0, T, HD, d.D), lse->flat<float>().data());
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendFusedSelfAttention").Device(DEVICE_CPU), FusedSelfAttention);
+
+REGISTER_OP("AttendFusedSelfAttentionGrad")
+    .Input("qkv: float")
+    .Input("mask: float")
+    .Input("context: float")
+    .Input("lse: float")
+    .Input("dcontext: float")
+    .Input("dlse: float")
+    .Attr("heads: int")
+    .Attr("causal: bool")
+    .Attr("scale: float")
+    .Output("dqkv: float");
+
+class FusedSelfAttentionGrad : public SelfAttentionOp {
+ public:
+  using SelfAttentionOp::SelfAttentionOp;
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &qkv = ctx->input(0), &context = ctx->input(2), &lse = ctx->input(3), &dcontext = ctx->input(4), &dlse = ctx->input(5);
+    AttentionDims d;
+    const float* m;
+    OP_REQUIRES_OK(ctx, SelfAttentionShapes(qkv, heads_, &d));
+    OP_REQUIRES_OK(ctx, MaskOf(ctx->input(1), d, "AttendFusedSelfAttentionGrad", &m));
+    const int64_t HD = d.H * d.D, T = d.Tq;
+    ATTEND_EXPECT(ctx, context.shape() == TensorShape({d.B, T, HD}) && dcontext.shape() == context.shape() && lse.shape() == TensorShape({d.B, d.H, T}) && dlse.shape() == lse.shape(),
+                  "AttendFusedSelfAttentionGrad: expected context and dcontext [B,T,H·D], lse and dlse [B,H,T], got ", context.shape().DebugString(), ", ", dcontext.shape().DebugString(), ", ", lse.shape().DebugString(), ", ", dlse.shape().DebugString());
+    Tensor* dqkv;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, qkv.shape(), &dqkv));  // every element written: each belongs to one (b, h)
+    const float* X = qkv.flat<float>().data();
+    float* dX = dqkv->flat<float>().data();
+    AttentionBackward(ctx, d, causal_, scale_, Rows(X, 0, T, 3 * HD, d.D), Rows(X, HD, T, 3 * HD, d.D), Rows(X, 2 * HD, T, 3 * HD, d.D), m,
+                      Rows(context.flat<float>().data(), 0, T, HD, d.D), lse.flat<float>().data(), Rows(dcontext.flat<float>().data(), 0, T, HD, d.D), dlse.flat<float>().data(),
+                      Rows(dX, 0, T, 3 * HD, d.D), Rows(dX, HD, T, 3 * HD, d.D), Rows(dX, 2 * HD, T, 3 * HD, d.D));
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendFusedSelfAttentionGrad").Device(DEVICE_CPU), FusedSelfAttentionGrad);
+
+REGISTER_OP("AttendSplitHeads")
+    .Input("x: float")
+    .Attr("heads: int")
+    .Attr("parts: int")
+    .Attr("part: int")
+    .Output("y: float");
+
+class SplitHeads : public OpKernel {
+ public:
+  explicit SplitHeads(OpKernelConstruction* c) : OpKernel(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("heads", &heads_));
+    OP_REQUIRES_OK(c, c->GetAttr("parts", &parts_));
+    OP_REQUIRES_OK(c, c->GetAttr("part", &part_));
+  }
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor& x = ctx->input(0);
+    ATTEND_EXPECT(ctx, x.dims() == 3 && heads_ > 0 && parts_ > 0 && part_ >= 0 && part_ < parts_ && x.dim_size(2) % (int64_t{heads_} * parts_) == 0,
+                  "AttendSplitHeads: expected x [B,T,parts·heads·D] with parts = ", parts_, ", heads = ", heads_, " and 0 ≤ part = ", part_, " < parts, got ", x.shape().DebugString());
+    const int64_t B = x.dim_size(0), T = x.dim_size(1), row = x.dim_size(2), H = heads_, D = row / (parts_ * H);
+    Tensor* y;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({B, H, T, D}), &y));
+    const float* X = x.flat<float>().data();
+    float* Y = y->flat<float>().data();
+    ParallelRange(ctx, B * T, 4 * H * D, [&](int64_t r0, int64_t r1) {  // by input row: contiguous reads
+      for (int64_t r = r0; r < r1; r++) {
+        const int64_t b = r / T, t = r % T;
+        const float* from = X + r * row + part_ * H * D;
+        for (int64_t h = 0; h < H; h++) std::copy(from + h * D, from + (h + 1) * D, Y + ((b * H + h) * T + t) * D);
+      }
+    });
+  }
+
+ private:
+  int heads_, parts_, part_;
+};
+REGISTER_KERNEL_BUILDER(Name("AttendSplitHeads").Device(DEVICE_CPU), SplitHeads);
 
 }  // namespace attend
 

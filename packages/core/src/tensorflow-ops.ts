@@ -72,15 +72,22 @@ export function tensorflowBackend(): TFBackend {
 }
 
 /**
- * Runs TensorFlow op `name` on tfjs tensors; `attrs` may be a function of the binding (for its
- * type constants). Returns the op's `numOutputs` outputs as fresh tfjs tensors, yours. Call only
+ * Runs TensorFlow op `name` on tfjs tensors (or a kernel's TensorInfos; `null` passes an empty
+ * float32 tensor `[0]`, for an absent optional input); `attrs` may be a function of the binding (for
+ * its type constants). Returns the op's `numOutputs` outputs as fresh tfjs tensors, yours. Call only
  * when `tensorflowAvailable()`.
  */
-export function runTensorflowOp(name: string, inputs: tf.Tensor[], attrs: TFAttr[] | ((bind: TFBinding) => TFAttr[]), numOutputs: number): tf.Tensor[] {
+export function runTensorflowOp(name: string, inputs: (tf.Tensor | tf.TensorInfo | null)[], attrs: TFAttr[] | ((bind: TFBinding) => TFAttr[]), numOutputs: number): tf.Tensor[] {
   const backend = tensorflowBackend();
   const bind = backend.binding;
-  const outs = bind.executeOp(name, typeof attrs === 'function' ? attrs(bind) : attrs, backend.getInputTensorIds(inputs), numOutputs);
-  return outs.map((m) => backend.createOutputTensor(m));
+  const empty = inputs.includes(null) ? bind.createTensor([0], bind.TF_FLOAT, new Float32Array(0)) : undefined;
+  try {
+    const ids = inputs.map((t) => (t === null ? empty! : backend.getInputTensorIds([t as tf.Tensor])[0]!));
+    const outs = bind.executeOp(name, typeof attrs === 'function' ? attrs(bind) : attrs, ids, numOutputs);
+    return outs.map((m) => backend.createOutputTensor(m));
+  } finally {
+    if (empty !== undefined) bind.deleteTensor(empty);
+  }
 }
 
 /** A tensor made by `TensorflowOps.run`: tfjs-node's metadata of a TensorFlow eager tensor. */

@@ -9,7 +9,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTensorflowOp, setTensorflowNativeOps, tensorflowNativeOps } from '@attend/core';
-import { activateBackend } from '@attend/test-utils';
+import { activateTensorflowNative } from '@attend/test-utils';
 import { GRUCell } from '../src/gru.js';
 import { LSTMCell } from '../src/lstm.js';
 import { SimpleRNNCell } from '../src/simple-rnn.js';
@@ -18,11 +18,7 @@ import type { Cell } from '../src/cell.js';
 
 let skip = '';
 beforeAll(async () => {
-  skip = await activateBackend('tensorflow');
-  if (!skip && !tensorflowNativeOps()) {
-    if (process.env.ATTEND_EXPECT_TENSORFLOW === '1') throw new Error('the tensorflow backend loaded without Attend native ops: `attend setup tensorflow` builds them');
-    skip = 'Attend native ops not built (attend setup tensorflow)';
-  }
+  skip = await activateTensorflowNative();
   if (skip) console.warn(`skipped: ${skip}`);
 });
 afterAll(() => void setTensorflowNativeOps(true));

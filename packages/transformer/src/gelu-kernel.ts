@@ -6,12 +6,15 @@
 //              dispatch each way, an invocation per element, with the SIMD module's formula and constants
 //              (tanh as 1 − 2/(e^{2u} + 1), as its tanhv); u is clamped to ±15 and x to ±10 inside the
 //              polynomial (where tanh is ±1 in float32 already), so any finite x gives no NaN or ∞·0.
+//   tensorflow Attend's native ops (@attend/core's native/attend_ops.cc: AttendGelu, AttendGeluGrad; the
+//              same formula and clamp, blocks of 4,096 elements over TensorFlow's threads) where
+//              `attend setup tensorflow` built them.
 // The composite in ./feed-forward.ts is six elementwise ops forward and nine backward over [B·T, d_ff]
 // (seven on tfjs-node; on webgpu each op is its own dispatch over the whole tensor): the reference,
-// and what runs elsewhere (tensorflow; cpu and wasm where the SIMD module does not load,
+// and what runs elsewhere (tensorflow without the native ops; cpu and wasm where the SIMD module does not load,
 // e.g. browsers without cross-origin isolation).
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuArrayIO, simdKernels, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike } from '@attend/core';
+import { cpuArrayIO, runTensorflowOp, simdKernels, tensorflowNativeOps, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike } from '@attend/core';
 
 export const GELU = 'AttendGelu';
 export const GELU_GRAD = 'AttendGeluGrad';
@@ -60,8 +63,18 @@ function webgpuKernel(grad: boolean): tf.KernelFunc {
   }) as unknown as tf.KernelFunc;
 }
 
-/** Registers both kernels (cpu, wasm, webgpu) and the gradient where missing; safe to call more than once. */
+/** tensorflow: Attend's native ops. */
+function tensorflowKernel(grad: boolean): tf.KernelFunc {
+  return ((args: Args) => {
+    const { x, dy } = args.inputs as Record<string, tf.TensorInfo>;
+    return runTensorflowOp(grad ? 'AttendGeluGrad' : 'AttendGelu', grad ? [x!, dy!] : [x!], [], 1)[0];
+  }) as unknown as tf.KernelFunc;
+}
+
+/** Registers both kernels (cpu, wasm, webgpu, tensorflow) and the gradient where missing; safe to call more than once. */
 export function registerGeluKernels(): void {
+  if (!tf.getKernel(GELU, 'tensorflow')) tf.registerKernel({ kernelName: GELU, backendName: 'tensorflow', kernelFunc: tensorflowKernel(false) });
+  if (!tf.getKernel(GELU_GRAD, 'tensorflow')) tf.registerKernel({ kernelName: GELU_GRAD, backendName: 'tensorflow', kernelFunc: tensorflowKernel(true) });
   for (const [backendName, io] of [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const) {
     if (!tf.getKernel(GELU, backendName)) tf.registerKernel({ kernelName: GELU, backendName, kernelFunc: kernel(io, false) });
     if (!tf.getKernel(GELU_GRAD, backendName)) tf.registerKernel({ kernelName: GELU_GRAD, backendName, kernelFunc: kernel(io, true) });
@@ -86,10 +99,11 @@ export function setGeluKernel(on: boolean): boolean {
   return before;
 }
 
-/** Whether `gelu` runs as the kernel here: float32, on webgpu, or on cpu or wasm where the SIMD module loads. */
+/** Whether `gelu` runs as the kernel here: float32, on webgpu, on tensorflow with Attend's native ops, or on cpu or wasm where the SIMD module loads. */
 export function geluKernelAvailable(x: tf.Tensor): boolean {
   if (!enabled || x.dtype !== 'float32') return false;
   const backend = tf.getBackend();
+  if (backend === 'tensorflow') return tensorflowNativeOps();
   return backend === 'webgpu' || ((SIMD_BACKENDS as readonly string[]).includes(backend) && simdKernels() !== null);
 }
 

@@ -8,12 +8,14 @@
 //              y = γ ⊙ x̂ + β (per element); backward four — dx (per row: mean(g), mean(g ⊙ x̂), then
 //              the row), partial column sums of dy ⊙ x̂ and dy over chunks of 64 rows (so that a GPU
 //              has more than D invocations' work), then dγ and dβ from those partials.
+//   tensorflow Attend's native ops (@attend/core's native/attend_ops.cc: AttendLayerNorm and its Grad,
+//              rows over TensorFlow's threads), where `attend setup tensorflow` built them; any D.
 // The composite in ./layer-norm.ts (nine ops forward, a dozen backward over [N, D]) is the reference
 // and runs elsewhere, or on cpu/wasm where D is not a multiple of 4 or the SIMD module does not load.
 //   AttendLayerNorm      x [N…, D], gamma [D], beta [D] (optional) (attr eps) → y, x̂ (both shaped like x), rstd [N]
 //   AttendLayerNormGrad  dy, x̂, rstd, gamma → dx, dγ, dβ
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuArrayIO, f32Bits, ShapeError, simdKernels, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type SimdKernels, type WebGPUBackendLike } from '@attend/core';
+import { cpuArrayIO, f32Bits, runTensorflowOp, ShapeError, simdKernels, tensorflowNativeOps, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type SimdKernels, type WebGPUBackendLike } from '@attend/core';
 
 export const LAYER_NORM = 'AttendLayerNorm';
 export const LAYER_NORM_GRAD = 'AttendLayerNormGrad';
@@ -159,8 +161,22 @@ function webgpuGrad(args: Args): tf.TensorInfo[] {
   return [dx, dGamma, dBeta];
 }
 
-/** Registers both kernels (cpu, wasm, webgpu) and the gradient where missing; safe to call more than once. */
+// tensorflow: Attend's native ops, one call each way.
+const tensorflowForward = ((args: Args) => {
+  const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
+  const eps = (args.attrs as { eps: number }).eps;
+  return runTensorflowOp('AttendLayerNorm', [x!, gamma!, beta ?? null], (b) => [{ name: 'eps', type: b.TF_ATTR_FLOAT, value: eps }], 3);
+}) as unknown as tf.KernelFunc;
+
+const tensorflowGrad = ((args: Args) => {
+  const { dy, xhat, rstd, gamma } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendLayerNormGrad', [dy!, xhat!, rstd!, gamma!], [], 3);
+}) as unknown as tf.KernelFunc;
+
+/** Registers both kernels (cpu, wasm, webgpu, tensorflow) and the gradient where missing; safe to call more than once. */
 export function registerLayerNormKernels(): void {
+  if (!tf.getKernel(LAYER_NORM, 'tensorflow')) tf.registerKernel({ kernelName: LAYER_NORM, backendName: 'tensorflow', kernelFunc: tensorflowForward });
+  if (!tf.getKernel(LAYER_NORM_GRAD, 'tensorflow')) tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName: 'tensorflow', kernelFunc: tensorflowGrad });
   for (const [backendName, io] of [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const) {
     if (!tf.getKernel(LAYER_NORM, backendName)) tf.registerKernel({ kernelName: LAYER_NORM, backendName, kernelFunc: forward(io) });
     if (!tf.getKernel(LAYER_NORM_GRAD, backendName)) tf.registerKernel({ kernelName: LAYER_NORM_GRAD, backendName, kernelFunc: backward(io) });
@@ -192,13 +208,14 @@ export function setLayerNormKernel(on: boolean): boolean {
 }
 
 /**
- * Whether LayerNorm runs as the kernel here: float32, and on webgpu (any D), or on cpu or wasm with D a
- * multiple of 4 where the SIMD module loads.
+ * Whether LayerNorm runs as the kernel here: float32, and on webgpu (any D), on tensorflow where Attend's
+ * native ops are loaded (any D), or on cpu or wasm with D a multiple of 4 where the SIMD module loads.
  */
 export function layerNormKernelAvailable(x: tf.Tensor): boolean {
   if (!enabled || x.dtype !== 'float32') return false;
   const backend = tf.getBackend();
   if (backend === 'webgpu') return true;
+  if (backend === 'tensorflow') return tensorflowNativeOps();
   const D = x.shape[x.rank - 1]!;
   return D % 4 === 0 && ['cpu', 'wasm'].includes(backend) && simdKernels() !== null;
 }

@@ -13,7 +13,7 @@
 // registered (@attend/attention's fusedAttention: cpu and webgpu).
 import * as tf from '@tensorflow/tfjs-core';
 import { assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, hashSeed, prefixed, Rng, ShapeError, type SetWeightsOptions } from '@attend/core';
-import { fusedAttention, fusedAttentionAvailable, keepMask, MASK_VALUE, maskedSoftmax, scaledDotProductAttention } from '@attend/attention';
+import { fusedAttention, fusedAttentionAvailable, fusedSelfAttention, fusedSelfAttentionAvailable, keepMask, packedHeads, MASK_VALUE, maskedSoftmax, scaledDotProductAttention } from '@attend/attention';
 import { Dense } from './dense.js';
 import { disposeAll, tidy } from './tidy.js';
 
@@ -139,6 +139,10 @@ export class MultiHeadAttention {
     const [B, Tq] = query.shape;
     if (past) this.checkCache('past', past, B);
     if (memory) this.checkCache('memory', memory, B);
+    const dropout = training && this.config.dropout > 0;
+    if (!keyValue && !memory && !past && !wantWeights && !dropout && (mask === undefined || mask.rank === 2) && fusedSelfAttentionAvailable()) {
+      return this.packedSelfAttention(query, causal, mask as tf.Tensor2D | undefined);
+    }
     return tidy(() => {
       const d = this.config.dModel;
       const query2: tf.Tensor2D = tf.reshape(query, [B * Tq, d]); // [B·Tq, d]
@@ -168,6 +172,25 @@ export class MultiHeadAttention {
       const merged: tf.Tensor2D = tf.reshape(tf.transpose(context, [0, 2, 1, 3]), [B * Tq, d]); // [B·Tq, d]
       const output = tf.reshape(this.o.apply(merged), [B, Tq, d]) as tf.Tensor3D; // [B, Tq, d]
       return { output, weights, cache: kv };
+    });
+  }
+
+  /**
+   * Self-attention as one matMul with [W_q | W_k | W_v] and @attend/attention's fusedSelfAttention on
+   * the packed result (tensorflow with Attend's native ops): no head split or merge, one projection
+   * instead of three; the cache's keys/values come out of the same projection (packedHeads: one op each).
+   */
+  private packedSelfAttention(query: tf.Tensor3D, causal: boolean, mask: tf.Tensor2D | undefined): MultiHeadAttentionResult {
+    const [B, T, d] = query.shape;
+    return tidy(() => {
+      const x2: tf.Tensor2D = tf.reshape(query, [B * T, d]); // [B·T, d]
+      let qkv: tf.Tensor = tf.matMul(x2, tf.concat([this.q.W, this.k.W, this.v.W], 1) as tf.Tensor2D); // [B·T, 3d]
+      if (this.q.b) qkv = tf.add(qkv, tf.concat([this.q.b, this.k.b!, this.v.b!])); // + [b_q | b_k | b_v]
+      const packed = tf.reshape(qkv, [B, T, 3 * d]) as tf.Tensor3D; // [B, T, 3d]
+      const context = fusedSelfAttention(packed, { heads: this.config.heads, causal, mask }); // [B, T, d]
+      const output = tf.reshape(this.o.apply(tf.reshape(context, [B * T, d]) as tf.Tensor2D), [B, T, d]) as tf.Tensor3D; // [B, T, d]
+      const h = this.config.heads;
+      return { output, weights: null, cache: { k: packedHeads(packed, h, 3, 1), v: packedHeads(packed, h, 3, 2) } }; // [B, h, T, d_k] each
     });
   }
 

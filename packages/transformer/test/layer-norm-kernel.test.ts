@@ -1,11 +1,21 @@
 // Layer normalisation as one SIMD kernel each way (AttendLayerNorm / AttendLayerNormGrad,
 // ../src/layer-norm-kernel.ts) against the composite of ../src/layer-norm.ts (setLayerNormKernel(false)):
 // the same output and gradients w.r.t. x, γ and β — with and without bias, rank 2 and 3, one thread
-// and two — on cpu and wasm; the kernels really run; no tensor leaks.
+// and two — on cpu and wasm, and on tensorflow as Attend's native ops (skipped where they are not
+// built; there the reference is the FusedBatchNormV3 path); the kernels really run; no tensor leaks.
 import * as tf from '@tensorflow/tfjs-core';
 import { setSimdThreads } from '@attend/core';
 import { selectBackend } from '@attend/core/node';
 import { afterEach, describe, expect, it } from 'vitest';
+import { activateTensorflowNative } from '@attend/test-utils';
+
+let skipped = '';
+/** Activates `backend`; true (and `skipped` says why) where tensorflow or Attend's native ops are not built. */
+async function use(backend: 'cpu' | 'wasm' | 'tensorflow'): Promise<boolean> {
+  if (backend === 'tensorflow') return (skipped = await activateTensorflowNative()) !== '';
+  await selectBackend({ prefer: backend, log: false });
+  return false;
+}
 import { LAYER_NORM, LAYER_NORM_GRAD, LayerNorm, setLayerNormKernel } from '../src/index.js';
 
 afterEach(() => {
@@ -26,11 +36,11 @@ function run(ln: LayerNorm, shape: number[]): Float32Array[] {
   });
 }
 
-describe.each(['cpu', 'wasm'] as const)('the LayerNorm kernel on %s', (backend) => {
+describe.each(['cpu', 'wasm', 'tensorflow'] as const)('the LayerNorm kernel on %s', (backend) => {
   for (const bias of [true, false]) {
     for (const shape of [[300, 64], [3, 70, 64]]) {
-      it(`equals the composite (${bias ? 'with' : 'without'} bias, x [${shape.join(', ')}]), 1 and 2 threads`, async () => {
-        await selectBackend({ prefer: backend, log: false });
+      it(`equals the composite (${bias ? 'with' : 'without'} bias, x [${shape.join(', ')}]), 1 and 2 threads`, async (ctx) => {
+        if (await use(backend)) return ctx.skip(skipped);
         const ln = new LayerNorm({ dim: 64, bias });
         tf.tidy(() => {
           ln.gamma.assign(tf.add(1, tf.mul(0.1, tf.sin(tf.range(0, 64)))));
