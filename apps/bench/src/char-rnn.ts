@@ -12,6 +12,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { ConfigError } from '@attend/core';
 import { requireDataFile } from '@attend/datasets/node';
 import { table } from './timing.js';
 
@@ -45,23 +46,23 @@ export function parseCharRnnArgs(argv: string[]): CharRnnOptions {
     const a = argv[i]!;
     const v = () => {
       const x = argv[++i];
-      if (x === undefined) throw new Error(`bench char-rnn: ${a} needs a value`);
+      if (x === undefined) throw new ConfigError(`bench char-rnn: ${a} needs a value`);
       return x;
     };
     if (a === '--cells') {
       o.cells = v().split(',');
       const bad = o.cells.find((c) => !['rnn', 'gru', 'lstm', 'gpt'].includes(c));
-      if (bad) throw new Error(`bench char-rnn: --cells expects a list of rnn, gru, lstm, gpt; got "${bad}"`);
+      if (bad) throw new ConfigError(`bench char-rnn: --cells expects a list of rnn, gru, lstm, gpt; got "${bad}"`);
     }
     else if (a === '--budget') o.budget = v();
     else if (a === '--steps') {
       const n = Number(v());
-      if (!Number.isInteger(n) || n < 1) throw new Error(`bench char-rnn: --steps expects a positive integer`);
+      if (!Number.isInteger(n) || n < 1) throw new ConfigError(`bench char-rnn: --steps expects a positive integer`);
       o.steps = n;
     }
     else if (a === '--backend') o.backend = v();
     else if (a === '--') o.extra = argv.slice(i + 1), (i = argv.length);
-    else throw new Error(`bench char-rnn: unknown option ${a}; expected --cells rnn,gru,lstm,gpt --budget 15m | --steps N, --backend NAME [-- extra train flags]`);
+    else throw new ConfigError(`bench char-rnn: unknown option ${a}; expected --cells rnn,gru,lstm,gpt --budget 15m | --steps N, --backend NAME [-- extra train flags]`);
   }
   return o;
 }

@@ -2,6 +2,7 @@
 // 2 layers × 512 units, vocab 65 — one character at a time through the O(1) step API, on every
 // backend that loads here. Target (issue "Fast recurrent nets"): ≥ 1,000 chars/s on CPU.
 import * as tf from '@tensorflow/tfjs-core';
+import { ConfigError } from '@attend/core';
 import { RNNLanguageModel, type CellKind } from '@attend/recurrent';
 import { onEachBackend } from './backends.js';
 import { table } from './timing.js';
@@ -47,14 +48,14 @@ export function parseGenerateArgs(argv: string[]): GenerateOptions {
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]!;
     const v = argv[++i];
-    if (v === undefined) throw new Error(`bench generate: ${a} needs a value`);
+    if (v === undefined) throw new ConfigError(`bench generate: ${a} needs a value`);
     if (a === '--cell') o.cell = v as CellKind;
     else if (a === '--backends') o.backends = v.split(',');
     else if (a === '--layers' || a === '--hidden' || a === '--length' || a === '--vocab') {
       const n = Number(v);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`bench generate: ${a} expects a positive integer, got ${v}`);
+      if (!Number.isInteger(n) || n < 1) throw new ConfigError(`bench generate: ${a} expects a positive integer, got ${v}`);
       o[a.slice(2) as 'layers' | 'hidden' | 'length' | 'vocab'] = n;
-    } else throw new Error(`bench generate: unknown option ${a}; expected --cell --layers --hidden --vocab --length --backends`);
+    } else throw new ConfigError(`bench generate: unknown option ${a}; expected --cell --layers --hidden --vocab --length --backends`);
   }
   return o;
 }

@@ -917,11 +917,12 @@ export function packedHeads(x: tf.Tensor3D, heads: number, parts: number, part: 
 /** Checks packed projections `[B, T, parts·heads·d_k]` and that the native kernels run here; returns [B, T]. */
 function checkPacked(what: string, x: tf.Tensor, heads: number, parts: number): [number, number] {
   if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.dtype !== 'float32') throw new ShapeError(`${what}: expected float32 [B, T, ${parts}d], got ${x instanceof tf.Tensor ? `${x.dtype} ${fmt(x)}` : typeof x}`);
-  if (!Number.isInteger(heads) || heads < 1 || x.shape[2] % (parts * heads) !== 0) {
-    throw new ConfigError(`${what}: expected heads a positive integer dividing d = ${x.shape[2] / parts} (input ${fmt(x)}), got ${heads}`);
+  const [B, T, width] = x.shape as [number, number, number];
+  if (!Number.isInteger(heads) || heads < 1 || width % (parts * heads) !== 0) {
+    throw new ConfigError(`${what}: expected heads a positive integer dividing d = ${width / parts} (input ${fmt(x)}), got ${heads}`);
   }
   if (!fusedSelfAttentionAvailable()) {
     throw new ConfigError(`${what}: runs only on the tensorflow backend with Attend's native ops (attend setup tensorflow); backend here: '${tf.getBackend()}'`);
   }
-  return [x.shape[0], x.shape[1]];
+  return [B, T];
 }

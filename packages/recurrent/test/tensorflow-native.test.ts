@@ -14,7 +14,7 @@ import { GRUCell } from '../src/gru.js';
 import { LSTMCell } from '../src/lstm.js';
 import { SimpleRNNCell } from '../src/simple-rnn.js';
 import { RNNLayer } from '../src/rnn-layer.js';
-import type { Cell } from '../src/cell.js';
+import type { RecurrentCell } from '../src/cell.js';
 
 let skip = '';
 beforeAll(async () => {
@@ -30,10 +30,10 @@ const maxDiff = (a: tf.Tensor, b: tf.Tensor) => {
   for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i]! - y[i]!));
   return m;
 };
-const maxAbs = (a: tf.Tensor) => a.dataSync().reduce((m, v) => Math.max(m, Math.abs(v)), 1);
+const maxAbs = (a: tf.Tensor) => (a.dataSync() as Float32Array).reduce((m: number, v: number) => Math.max(m, Math.abs(v)), 1);
 
 const D = 3;
-const cells: [string, (H: number, seed: number) => Cell][] = [
+const cells: [string, (H: number, seed: number) => RecurrentCell][] = [
   ['LSTM', (H, seed) => new LSTMCell({ inputSize: D, hidden: H, seed })],
   ['taught GRU', (H, seed) => new GRUCell({ inputSize: D, hidden: H, seed })],
   ['reset-after GRU', (H, seed) => new GRUCell({ inputSize: D, hidden: H, resetAfter: true, seed })],
@@ -42,8 +42,8 @@ const cells: [string, (H: number, seed: number) => Cell][] = [
 ];
 
 /** Random non-zero biases and initial states, so that every term of the equations shows. */
-function perturb(cell: Cell, seed: number): void {
-  for (const [k, v] of Object.entries(cell.variables())) if (k.startsWith('b')) v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', seed++));
+function perturb(cell: RecurrentCell, seed: number): void {
+  for (const [k, v] of Object.entries(cell.variables()) as [string, tf.Variable][]) if (k.startsWith('b')) v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', seed++));
 }
 
 describe.each([
