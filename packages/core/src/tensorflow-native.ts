@@ -97,7 +97,7 @@ export function buildNativeOps(options: BuildNativeOpsOptions): string {
   // -march=native: built where it runs. AVX-512 FP16 is left out (Eigen's FP16 packets do not compile
   // with GCC 12); a compiler without these flags gets a plain build.
   const tries = process.arch === 'x64' ? [['-march=native', '-mno-avx512fp16'], ['-march=native'], []] : [['-mcpu=native'], []];
-  log(`setup tensorflow: compiling Attend native ops (${cxx}, ~30 s)`);
+  log(`setup tensorflow: compiling Attend native ops (${cxx}, under a minute)`);
   let last = '';
   for (const arch of tries) {
     const r = spawnSync(cxx, [...arch, ...base], { encoding: 'utf8' });
