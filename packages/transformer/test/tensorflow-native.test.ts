@@ -11,6 +11,7 @@ import { setTensorflowNativeOps } from '@attend/core';
 import { activateTensorflowNative } from '@attend/test-utils';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { GPT, MultiHeadAttention } from '../src/index.js';
+import { disposeAll } from '../src/tidy.js';
 import { expectClose, randn, randomIds } from './helpers.js';
 
 let skip = '';
@@ -24,7 +25,7 @@ afterEach(() => void setTensorflowNativeOps(true));
 async function both<T>(f: () => T): Promise<{ native: T; plain: T; kernels: string[] }> {
   setTensorflowNativeOps(true);
   const native = f();
-  const kernels = (await tf.profile(() => tf.dispose(f() as tf.TensorContainer))).kernels.map((k) => k.name);
+  const kernels = (await tf.profile(() => disposeAll(f()))).kernels.map((k) => k.name);
   setTensorflowNativeOps(false);
   const plain = f();
   setTensorflowNativeOps(true);
@@ -77,7 +78,8 @@ describe('the Transformer on tensorflow with the native ops', () => {
     expectClose(outs.native.output, outs.plain.output, 1e-5, 'output');
     expectClose(outs.native.cache.k, outs.plain.cache.k, 0, 'cache k');
     expectClose(outs.native.cache.v, outs.plain.cache.v, 0, 'cache v');
-    tf.dispose([native.value, plain.value, native.grads, plain.grads, native.dq, plain.dq, outs.native, outs.plain, q, mask, w, wk]);
+    tf.dispose([native.value, plain.value, native.grads, plain.grads, native.dq, plain.dq, q, mask, w, wk]);
+    disposeAll([outs.native, outs.plain]);
     mha.dispose();
   });
 
@@ -90,7 +92,7 @@ describe('the Transformer on tensorflow with the native ops', () => {
       const first = gpt.forwardCached(tf.slice(ids, [0, 0], [2, 4]) as tf.Tensor2D); // the packed path fills the cache
       const next = gpt.forwardCached(tf.slice(ids, [0, 4], [2, 2]) as tf.Tensor2D, first.cache);
       expectClose(tf.concat([first.logits, next.logits], 1), full, 1e-5, 'logits');
-      tf.dispose([first.cache, next.cache]);
+      disposeAll([first.cache, next.cache]);
     });
     ids.dispose();
     gpt.dispose();
