@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { selectBackend } from '@attend/core/node';
 import { activateTensorflowNative } from '@attend/test-utils';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { fusedSelfAttention, fusedSelfAttentionAvailable, packedHeads, scaledDotProductAttention, setFusedAttentionMode } from '../src/index.js';
+import { fusedAttentionKernel, fusedSelfAttention, fusedSelfAttentionAvailable, packedHeads, scaledDotProductAttention, setFusedAttentionMode } from '../src/index.js';
 
 let skip = '';
 beforeAll(async () => {
@@ -103,6 +103,20 @@ describe('fusedSelfAttention (tensorflow, native ops)', () => {
       setFusedAttentionMode(prev);
     }
     qkv.dispose();
+  });
+});
+
+describe('the tensorflow kernels at the edges', () => {
+  it('no keys (Tk = 0) give context 0 and lse −∞; no positions (T = 0) give an empty context', (ctx) => {
+    if (skip) return ctx.skip(skip);
+    tf.tidy(() => {
+      const q = tf.ones([1, 2, 3, 4]) as tf.Tensor4D;
+      const none = tf.zeros([1, 2, 0, 4]) as tf.Tensor4D;
+      const { context, lse } = fusedAttentionKernel(q, none, none);
+      expect(Array.from(context.dataSync())).toEqual(new Array(24).fill(0));
+      expect(Array.from(lse.dataSync())).toEqual(new Array(6).fill(-Infinity));
+      expect(fusedSelfAttention(tf.zeros([2, 0, 12]) as tf.Tensor3D, { heads: 2, causal: true }).shape).toEqual([2, 0, 4]);
+    });
   });
 });
 

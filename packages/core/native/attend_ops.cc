@@ -963,7 +963,7 @@ void AttentionForward(OpKernelContext* ctx, const AttentionDims& d, bool causal,
       Scores(d, causal, scale, q, k, mask, b, h, S);
       for (int64_t i = 0; i < d.Tq; i++) {
         Array s(S.data() + i * d.Tk, d.Tk);
-        const float mx = s.maxCoeff();
+        const float mx = d.Tk > 0 ? s.maxCoeff() : -std::numeric_limits<float>::infinity();
         if (mx == -std::numeric_limits<float>::infinity()) {  // no key: weights 0, lse −∞
           s.setZero();
           L[p * d.Tq + i] = mx;
