@@ -12,7 +12,8 @@
 // does 32 × 256 × 1024 in 0.14), and BlockLSTMGrad accumulates ∂w with one small matmul per step.
 // Without a gradient tape (inference) the per-step values are freed instead of kept for a backward pass.
 // Where Attend's native ops are loaded (attend setup tensorflow builds them; @attend/core's
-// native/attend_ops.cc) the LSTM's recurrence is one op each way instead (lstmNative below).
+// native/attend_ops.cc) each cell's recurrence is one op each way instead (lstmNative, rnnNative, gruNative,
+// gruResetAfterNative below).
 // Unmasked sequences only (masked ones take the SIMD layer kernels, ./fused-layer.ts). Equations as
 // ./lstm.ts, ./gru.ts (the taught GRU, reset before the candidate's matmul, and the reset-after
 // variant) and ./simple-rnn.ts.
