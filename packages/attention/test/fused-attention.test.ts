@@ -163,8 +163,9 @@ async function activate(name: 'cpu' | 'wasm' | 'webgpu' | 'tensorflow'): Promise
   }
 }
 
-// tensorflow before webgpu: loading libtensorflow into a process where Dawn already runs crashed it
-// (vitest's worker exited; not investigated further — one backend per process is the normal use).
+// tensorflow before webgpu: loading libtensorflow after Dawn has opened Mesa's llvmpipe (the software
+// adapter of these tests) segfaults in libtensorflow_framework's LLVM static initialisers (gdb: two
+// LLVMs in one process) — with or without Attend's native ops. Loaded the other way round both run.
 const BACKENDS: ['cpu' | 'wasm' | 'webgpu' | 'tensorflow', number][] = [
   ['cpu', 1e-5],
   ['wasm', 1e-5],
