@@ -152,7 +152,7 @@ function blockStep(o: TransformerBenchOptions): { step: () => tf.Scalar; dispose
   const vars = Object.values(layer.variables());
   return {
     step: () => {
-      const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.mean(layer.apply(x, { training: true, weights: false }).output) as tf.Scalar), vars);
+      const { value, grads } = tf.variableGrads(() => tf.tidy(() => tf.mean(layer.apply(x, { training: true, weights: false, returnCache: false }).output) as tf.Scalar), vars);
       tf.dispose(grads);
       return value;
     },

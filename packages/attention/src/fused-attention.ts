@@ -646,15 +646,23 @@ const tensorflowGrad = ((args: Args) => {
   return runTensorflowOp('AttendFusedAttentionGrad', [q!, k!, v!, mask ?? null, context!, lse!, dContext!, dLse!], tensorflowAttrs(args.attrs), 3);
 }) as unknown as tf.KernelFunc;
 
-/** The packed self-attention's attributes: `heads` splits each of q, k, v's d columns into heads of d/heads. */
+/**
+ * The packed self-attention's attributes: `heads` splits each of q, k, v's d columns into heads of
+ * d/heads; `batch` is B for qkv given as rows `[B·T, 3d]` (0 for `[B, T, 3d]`).
+ */
 interface FusedSelfAttentionAttrs extends FusedAttentionAttrs {
   heads: number;
+  batch: number;
 }
 
 function selfAttentionAttrs(attrs: tf.NamedAttrMap | undefined) {
-  const { heads } = attrs as unknown as FusedSelfAttentionAttrs;
+  const { heads, batch } = attrs as unknown as FusedSelfAttentionAttrs;
   const rest = tensorflowAttrs(attrs);
-  return (b: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number; TF_ATTR_INT: number }) => [{ name: 'heads', type: b.TF_ATTR_INT, value: heads }, ...rest(b)];
+  return (b: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number; TF_ATTR_INT: number }) => [
+    { name: 'heads', type: b.TF_ATTR_INT, value: heads },
+    { name: 'batch', type: b.TF_ATTR_INT, value: batch },
+    ...rest(b),
+  ];
 }
 
 const tensorflowSelfForward = ((args: Args) => {
@@ -868,6 +876,8 @@ export function fusedSelfAttentionAvailable(): boolean {
 export interface FusedSelfAttentionOptions {
   /** Heads: each of q, k, v's d columns splits into `heads` blocks of d/heads. */
   heads: number;
+  /** B, when qkv comes as rows `[B·T, 3d]` (the context is then rows `[B·T, d]` too). */
+  batch?: number;
   /** Query i attends to keys j ≤ i only (default false). */
   causal?: boolean;
   /** `[B, T]` padding mask (non-zero = real key). */
@@ -880,22 +890,23 @@ export interface FusedSelfAttentionOptions {
  * Self-attention from packed projections, with no head split or merge: `qkv` `[B, T, 3d]` — the
  * rows of x·[W_q | W_k | W_v] (+ biases), head h of q at columns h·d_k … of the first d, of k and v
  * likewise in the next two — → context `[B, T, d]` with the heads side by side (what the output
- * projection takes). The same values and gradients as `fusedAttention` on the split heads; needs
- * `fusedSelfAttentionAvailable()`. The caller owns the result. (`packedHeads` gives the keys and
- * values split into heads, e.g. for a cache.)
+ * projection takes); or both as rows, qkv `[B·T, 3d]` with `batch: B` → context `[B·T, d]` (no
+ * reshape around the projections). The same values and gradients as `fusedAttention` on the split
+ * heads; needs `fusedSelfAttentionAvailable()`. The caller owns the result. (`packedHeads` gives the
+ * keys and values split into heads, e.g. for a cache.)
  */
-export function fusedSelfAttention(qkv: tf.Tensor3D, options: FusedSelfAttentionOptions): tf.Tensor3D {
+export function fusedSelfAttention<T extends tf.Tensor3D | tf.Tensor2D>(qkv: T, options: FusedSelfAttentionOptions): T {
   registerFusedAttention();
   const { heads, causal = false, mask } = options;
-  const [B, T] = checkPacked('fusedSelfAttention', qkv, heads, 3);
-  const scale = options.scale ?? 1 / Math.sqrt(qkv.shape[2] / 3 / heads);
+  const [B, T] = checkPacked('fusedSelfAttention', qkv, heads, 3, options.batch);
+  const scale = options.scale ?? 1 / Math.sqrt(qkv.shape[qkv.rank - 1]! / 3 / heads);
   if (mask !== undefined && (!(mask instanceof tf.Tensor) || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== T)) {
     throw new ShapeError(`fusedSelfAttention: expected mask of shape [${B}, ${T}] (1 = real key, 0 = padding), got ${mask instanceof tf.Tensor ? fmt(mask) : typeof mask}`);
   }
   return tf.tidy(() => {
     const m = mask === undefined ? tf.ones([B, T]) : mask.dtype === 'float32' ? mask : tf.cast(tf.notEqual(mask, 0), 'float32');
-    const attrs: FusedSelfAttentionAttrs = { heads, causal, scale };
-    const [context, lse] = tf.engine().runKernel(FUSED_SELF_ATTENTION, { qkv, mask: m }, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor3D, tf.Tensor3D];
+    const attrs: FusedSelfAttentionAttrs = { heads, batch: qkv.rank === 2 ? B : 0, causal, scale };
+    const [context, lse] = tf.engine().runKernel(FUSED_SELF_ATTENTION, { qkv, mask: m }, attrs as unknown as tf.NamedAttrMap) as [T, tf.Tensor3D];
     lse!.dispose();
     return context!;
   });
@@ -914,15 +925,24 @@ export function packedHeads(x: tf.Tensor3D, heads: number, parts: number, part: 
   return tf.engine().runKernel(SPLIT_HEADS, { x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
 }
 
-/** Checks packed projections `[B, T, parts·heads·d_k]` and that the native kernels run here; returns [B, T]. */
-function checkPacked(what: string, x: tf.Tensor, heads: number, parts: number): [number, number] {
-  if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.dtype !== 'float32') throw new ShapeError(`${what}: expected float32 [B, T, ${parts}d], got ${x instanceof tf.Tensor ? `${x.dtype} ${fmt(x)}` : typeof x}`);
-  const [B, T, width] = x.shape as [number, number, number];
+/**
+ * Checks packed projections `[B, T, parts·heads·d_k]` (or rows `[B·T, …]` with `batch` = B) and that
+ * the native kernels run here; returns [B, T].
+ */
+function checkPacked(what: string, x: tf.Tensor, heads: number, parts: number, batch?: number): [number, number] {
+  const shape = `[B, T, ${parts}d]${batch === undefined ? '' : ` or [B·T, ${parts}d] with batch = B`}`;
+  if (!(x instanceof tf.Tensor) || !(x.rank === 3 || (x.rank === 2 && batch !== undefined)) || x.dtype !== 'float32') {
+    throw new ShapeError(`${what}: expected float32 ${shape}, got ${x instanceof tf.Tensor ? `${x.dtype} ${fmt(x)}` : typeof x}`);
+  }
+  const width = x.shape[x.rank - 1]!;
+  if (x.rank === 2 && (!Number.isInteger(batch) || batch! < 1 || x.shape[0]! % batch! !== 0)) {
+    throw new ConfigError(`${what}: expected batch a positive integer dividing the ${x.shape[0]} rows of ${fmt(x)}, got ${batch}`);
+  }
   if (!Number.isInteger(heads) || heads < 1 || width % (parts * heads) !== 0) {
     throw new ConfigError(`${what}: expected heads a positive integer dividing d = ${width / parts} (input ${fmt(x)}), got ${heads}`);
   }
   if (!fusedSelfAttentionAvailable()) {
     throw new ConfigError(`${what}: runs only on the tensorflow backend with Attend's native ops (attend setup tensorflow); backend here: '${tf.getBackend()}'`);
   }
-  return [B, T];
+  return x.rank === 3 ? [x.shape[0]!, x.shape[1]!] : [batch!, x.shape[0]! / batch!];
 }

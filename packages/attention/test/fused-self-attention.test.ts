@@ -56,6 +56,10 @@ describe('fusedSelfAttention (tensorflow, native ops)', () => {
       expect(maxDiff(mine(qkv), reference(qkv)), 'context').toBeLessThan(1e-5);
       const loss = (f: (x: tf.Tensor) => tf.Tensor) => (x: tf.Tensor) => tf.sum(tf.mul(f(x), r));
       expect(maxDiff(tf.grad(loss(mine))(qkv), tf.grad(loss(reference))(qkv)), '∂qkv').toBeLessThan(1e-5);
+      // As rows: qkv [B·T, 3d] with batch B → context [B·T, d], bit for bit the same.
+      const rows = (x: tf.Tensor) => tf.reshape(fusedSelfAttention(tf.reshape(x, [B * T, 3 * d]) as tf.Tensor2D, { heads: H, batch: B, causal, mask }), [B, T, d]);
+      expect(maxDiff(rows(qkv), mine(qkv)), 'rows: context').toBe(0);
+      expect(maxDiff(tf.grad(loss(rows))(qkv), tf.grad(loss(mine))(qkv)), 'rows: ∂qkv').toBe(0);
     });
   });
 
@@ -96,6 +100,10 @@ describe('fusedSelfAttention (tensorflow, native ops)', () => {
     expect(() => fusedSelfAttention(qkv, { heads: 5 })).toThrow(/expected heads a positive integer dividing d = 8 \(input \[2, 4, 24\]\), got 5/);
     expect(() => fusedSelfAttention(qkv, { heads: 2, mask: tf.ones([2, 5]) as tf.Tensor2D })).toThrow(/expected mask of shape \[2, 4\]/);
     expect(() => packedHeads(qkv, 2, 3, 3)).toThrow(/expected part an integer in \[0, 3\), got 3/);
+    const rows = tf.zeros([8, 24]) as tf.Tensor2D;
+    expect(() => fusedSelfAttention(rows, { heads: 2 })).toThrow(/expected float32 \[B, T, 3d\], got float32 \[8, 24\]/);
+    expect(() => fusedSelfAttention(rows, { heads: 2, batch: 3 })).toThrow(/expected batch a positive integer dividing the 8 rows of \[8, 24\], got 3/);
+    rows.dispose();
     const prev = setFusedAttentionMode('composite');
     try {
       expect(fusedSelfAttentionAvailable()).toBe(false);

@@ -910,7 +910,8 @@ REGISTER_KERNEL_BUILDER(Name("AttendGeluGrad").Device(DEVICE_CPU), GeluGrad);
 //   AttendFusedAttention      q [B,H,Tq,D], k [B,H,Tk,D], v [B,H,Tk,DV] → context [B,H,Tq,DV], lse [B,H,Tq]
 //   AttendFusedSelfAttention  qkv [B,T,3·H·D] (a self-attention's three projections side by side, each
 //                             [H, D] per position: what one matMul with [W_q | W_k | W_v] gives) →
-//                             context [B,T,H·D] (heads merged), lse [B,H,T] — no head split or merge
+//                             context [B,T,H·D] (heads merged), lse [B,H,T] — no head split or merge;
+//                             or the same as rows, qkv [B·T, 3·H·D] → context [B·T, H·D] (attr batch = B)
 //   AttendSplitHeads          x [B,T,parts·H·D] → part `part` as [B,H,T,D] (the keys or values of qkv
 //                             for a cache: one op instead of a slice, a reshape and a transpose)
 // mask [B,Tk] (1 = real key) or [0] (none). Each thread takes whole pairs, so results do not depend
@@ -1103,26 +1104,34 @@ class FusedAttentionGrad : public AttentionOp {
 REGISTER_KERNEL_BUILDER(Name("AttendFusedAttentionGrad").Device(DEVICE_CPU), FusedAttentionGrad);
 
 // The packed self-attention: q, k, v are column blocks [0, HD), [HD, 2HD), [2HD, 3HD) of qkv's rows.
-Status SelfAttentionShapes(const Tensor& qkv, int heads, AttentionDims* d) {
-  if (qkv.dims() != 3 || heads <= 0 || qkv.dim_size(2) % (3 * heads) != 0)
-    return errors::InvalidArgument("AttendFusedSelfAttention: expected qkv [B,T,3·heads·D] with heads = ", heads, ", got ", qkv.shape().DebugString());
-  const int64_t D = qkv.dim_size(2) / (3 * heads);
-  *d = {qkv.dim_size(0), heads, qkv.dim_size(1), qkv.dim_size(1), D, D};
+// qkv [B,T,3·heads·D], or its rows [B·T, 3·heads·D] with `batch` = B (then the context is rows too).
+Status SelfAttentionShapes(const Tensor& qkv, int heads, int batch, AttentionDims* d, TensorShape* context) {
+  const bool rows = qkv.dims() == 2;
+  if (!(qkv.dims() == 3 || (rows && batch > 0 && qkv.dim_size(0) % batch == 0)) || heads <= 0 || qkv.dim_size(qkv.dims() - 1) % (3 * heads) != 0)
+    return errors::InvalidArgument("AttendFusedSelfAttention: expected qkv [B,T,3·heads·D], or [B·T,3·heads·D] with batch = B, with heads = ", heads, " and batch = ", batch, ", got ", qkv.shape().DebugString());
+  const int64_t width = qkv.dim_size(qkv.dims() - 1), D = width / (3 * heads);
+  const int64_t B = rows ? batch : qkv.dim_size(0), T = rows ? qkv.dim_size(0) / batch : qkv.dim_size(1);
+  *d = {B, heads, T, T, D, D};
+  *context = rows ? TensorShape({B * T, heads * D}) : TensorShape({B, T, heads * D});
   return OkStatus();
 }
 
 class SelfAttentionOp : public AttentionOp {
  public:
-  explicit SelfAttentionOp(OpKernelConstruction* c) : AttentionOp(c) { OP_REQUIRES_OK(c, c->GetAttr("heads", &heads_)); }
+  explicit SelfAttentionOp(OpKernelConstruction* c) : AttentionOp(c) {
+    OP_REQUIRES_OK(c, c->GetAttr("heads", &heads_));
+    OP_REQUIRES_OK(c, c->GetAttr("batch", &batch_));
+  }
 
  protected:
-  int heads_;
+  int heads_, batch_;
 };
 
 REGISTER_OP("AttendFusedSelfAttention")
     .Input("qkv: float")
     .Input("mask: float")
     .Attr("heads: int")
+    .Attr("batch: int = 0")
     .Attr("causal: bool")
     .Attr("scale: float")
     .Output("context: float")
@@ -1135,11 +1144,12 @@ class FusedSelfAttention : public SelfAttentionOp {
     const Tensor& qkv = ctx->input(0);
     AttentionDims d;
     const float* m;
-    OP_REQUIRES_OK(ctx, SelfAttentionShapes(qkv, heads_, &d));
+    TensorShape cshape;
+    OP_REQUIRES_OK(ctx, SelfAttentionShapes(qkv, heads_, batch_, &d, &cshape));
     OP_REQUIRES_OK(ctx, MaskOf(ctx->input(1), d, "AttendFusedSelfAttention", &m));
     const int64_t HD = d.H * d.D, T = d.Tq;
     Tensor *context, *lse;
-    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({d.B, T, HD}), &context));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, cshape, &context));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({d.B, d.H, T}), &lse));
     const float* X = qkv.flat<float>().data();
     AttentionForward(ctx, d, causal_, scale_, Rows(X, 0, T, 3 * HD, d.D), Rows(X, HD, T, 3 * HD, d.D), Rows(X, 2 * HD, T, 3 * HD, d.D), m,
@@ -1156,6 +1166,7 @@ REGISTER_OP("AttendFusedSelfAttentionGrad")
     .Input("dcontext: float")
     .Input("dlse: float")
     .Attr("heads: int")
+    .Attr("batch: int = 0")
     .Attr("causal: bool")
     .Attr("scale: float")
     .Output("dqkv: float");
@@ -1167,11 +1178,12 @@ class FusedSelfAttentionGrad : public SelfAttentionOp {
     const Tensor &qkv = ctx->input(0), &context = ctx->input(2), &lse = ctx->input(3), &dcontext = ctx->input(4), &dlse = ctx->input(5);
     AttentionDims d;
     const float* m;
-    OP_REQUIRES_OK(ctx, SelfAttentionShapes(qkv, heads_, &d));
+    TensorShape cshape;
+    OP_REQUIRES_OK(ctx, SelfAttentionShapes(qkv, heads_, batch_, &d, &cshape));
     OP_REQUIRES_OK(ctx, MaskOf(ctx->input(1), d, "AttendFusedSelfAttentionGrad", &m));
     const int64_t HD = d.H * d.D, T = d.Tq;
-    ATTEND_EXPECT(ctx, context.shape() == TensorShape({d.B, T, HD}) && dcontext.shape() == context.shape() && lse.shape() == TensorShape({d.B, d.H, T}) && dlse.shape() == lse.shape(),
-                  "AttendFusedSelfAttentionGrad: expected context and dcontext [B,T,H·D], lse and dlse [B,H,T], got ", context.shape().DebugString(), ", ", dcontext.shape().DebugString(), ", ", lse.shape().DebugString(), ", ", dlse.shape().DebugString());
+    ATTEND_EXPECT(ctx, context.shape() == cshape && dcontext.shape() == context.shape() && lse.shape() == TensorShape({d.B, d.H, T}) && dlse.shape() == lse.shape(),
+                  "AttendFusedSelfAttentionGrad: expected context and dcontext ", cshape.DebugString(), ", lse and dlse [B,H,T], got ", context.shape().DebugString(), ", ", dcontext.shape().DebugString(), ", ", lse.shape().DebugString(), ", ", dlse.shape().DebugString());
     Tensor* dqkv;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, qkv.shape(), &dqkv));  // every element written: each belongs to one (b, h)
     const float* X = qkv.flat<float>().data();

@@ -36,6 +36,8 @@ export interface DecoderLayerOptions {
   training?: boolean;
   /** Whether to return the attention weights (default true; false lets a fused attention kernel run). */
   weights?: boolean;
+  /** Whether the result's cache must hold this call's keys/values (default true; see MultiHeadAttentionOptions). */
+  returnCache?: boolean;
 }
 
 /** One decoder layer's output, weights (`[B, h, T, P + T]` self, `[B, h, T, S]` cross) and its self-attention cache; yours. */
@@ -70,7 +72,7 @@ export class TransformerDecoderLayer {
 
   /** `[B, T, d]` → `[B, T, d]`. */
   apply(x: tf.Tensor3D, options: DecoderLayerOptions = {}): DecoderLayerResult {
-    const { memory, memoryMask, selfMask, past, training = false, weights = true } = options;
+    const { memory, memoryMask, selfMask, past, training = false, weights = true, returnCache = true } = options;
     if (this.crossAttention && !memory) throw new ConfigError('TransformerDecoderLayer.apply: this layer has cross-attention; pass memory (from projectMemory)');
     const { dropout, norm } = this.config;
     const pre = norm === 'pre';
@@ -87,7 +89,7 @@ export class TransformerDecoderLayer {
       let cache!: KVCache;
       let crossWeights: tf.Tensor4D | null = null;
       let h = sublayer(x, (input) => {
-        const a = this.selfAttention.apply(input, undefined, { mask: selfMask, causal: true, past, training, weights });
+        const a = this.selfAttention.apply(input, undefined, { mask: selfMask, causal: true, past, training, weights, returnCache });
         selfWeights = a.weights;
         cache = a.cache;
         return a.output;
@@ -154,6 +156,8 @@ export interface DecoderOptions {
   training?: boolean;
   /** Whether to return the attention weights (default true; false lets a fused attention kernel run). */
   weights?: boolean;
+  /** Whether the result's cache must hold this call's keys/values (default true; false for a pass whose cache is thrown away). */
+  returnCache?: boolean;
 }
 
 /** The decoder's output `[B, T, d]`, per-layer weights (none with `weights: false`) and the extended cache; yours. */
@@ -189,7 +193,7 @@ export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
 
   /** `[B, T, d]` (embedded, positions added) → `[B, T, d]`. */
   apply(x: tf.Tensor3D, options: DecoderOptions = {}): DecoderResult {
-    const { memory, selfMask, cache, training = false, weights = true } = options;
+    const { memory, selfMask, cache, training = false, weights = true, returnCache = true } = options;
     const d = this.config.dModel;
     if (!(x instanceof tf.Tensor) || x.rank !== 3 || x.shape[2] !== d) {
       throw new ShapeError(`TransformerDecoder: expected input of shape [B, T, ${d}], got ${x instanceof tf.Tensor ? `[${x.shape.join(', ')}]` : typeof x}`);
@@ -215,7 +219,7 @@ export class TransformerDecoder extends LayerStack<TransformerDecoderLayer> {
       let h = x;
       this.layers.forEach((layer, l) => {
         // An empty cache has no past (startCache() of a decoder-only stack cannot know the batch size).
-        const r = layer.apply(h, { memory: memoryKV?.[l], memoryMask, selfMask, past: cache && cache.length > 0 ? cache.self[l] : undefined, training, weights });
+        const r = layer.apply(h, { memory: memoryKV?.[l], memoryMask, selfMask, past: cache && cache.length > 0 ? cache.self[l] : undefined, training, weights, returnCache });
         if (r.selfWeights) selfWeights.push(r.selfWeights);
         if (r.crossWeights) crossWeights.push(r.crossWeights);
         self.push(r.cache);

@@ -95,7 +95,7 @@ export class GPT {
   /** Next-token logits for every position: int32 `[B, T]` (T ≤ contextLength) → `[B, T, V]`, yours. */
   logits(inputs: tf.Tensor2D, options: GPTForwardOptions = {}): tf.Tensor3D {
     return tidy(() => {
-      const r = this.forward(inputs, undefined, options.training ?? false);
+      const r = this.forward(inputs, undefined, options.training ?? false, false);
       disposeAll(r.cache);
       return r.logits;
     });
@@ -237,10 +237,11 @@ export class GPT {
     return tidy(() => this.positions.apply(tf.gather(this.embedding, inputs) as tf.Tensor3D, offset)); // [B, T, d]
   }
 
-  private forward(inputs: tf.Tensor2D, cache: DecoderCache | undefined, training: boolean): { logits: tf.Tensor3D; cache: DecoderCache } {
+  /** `returnCache` false: the caller throws the cache away (logits, loss), so it may be left empty. */
+  private forward(inputs: tf.Tensor2D, cache: DecoderCache | undefined, training: boolean, returnCache = true): { logits: tf.Tensor3D; cache: DecoderCache } {
     return tidy(() => {
       const x = this.embed(inputs, cache?.length ?? 0); // [B, T, d]
-      const r = this.decoder.apply(x, { cache, training, weights: false }); // [B, T, d] (no weights: a fused attention kernel may run)
+      const r = this.decoder.apply(x, { cache, training, weights: false, returnCache }); // [B, T, d] (no weights: a fused attention kernel may run)
       const [B, T] = inputs.shape;
       const logits = this.head
         ? this.head.apply(r.output) // [B, T, V]

@@ -52,6 +52,12 @@ export interface MultiHeadAttentionOptions {
   past?: KVCache;
   /** Cross-attention: precomputed keys/values of the memory (from `projectKeyValue`); `keyValue` is then ignored (stays yours). */
   memory?: KVCache;
+  /**
+   * Whether the result's `cache` must hold this call's keys/values (default true). With false (a
+   * training pass, where nothing reads them) it may hold empty `[B, h, 0, d_k]` ones instead, which
+   * saves splitting them out of the packed self-attention's projection.
+   */
+  returnCache?: boolean;
 }
 
 /** The result of one call; every tensor is yours. */
@@ -132,7 +138,7 @@ export class MultiHeadAttention {
    * self-attention). Returns the output `[B, Tq, d]`, the per-head weights and the keys/values used.
    */
   apply(query: tf.Tensor3D, keyValue?: tf.Tensor3D, options: MultiHeadAttentionOptions = {}): MultiHeadAttentionResult {
-    const { mask, causal = false, training = false, past, memory, weights: wantWeights = true } = options;
+    const { mask, causal = false, training = false, past, memory, weights: wantWeights = true, returnCache = true } = options;
     this.checkInput('apply', 'query', query);
     if (keyValue !== undefined && memory === undefined) this.checkInput('apply', 'keyValue', keyValue);
     if (past && memory) throw new ConfigError('MultiHeadAttention.apply: pass either past (self-attention cache) or memory (cross-attention keys/values), not both');
@@ -141,7 +147,7 @@ export class MultiHeadAttention {
     if (memory) this.checkCache('memory', memory, B);
     const dropout = training && this.config.dropout > 0;
     if (!keyValue && !memory && !past && !wantWeights && !dropout && (mask === undefined || mask.rank === 2) && fusedSelfAttentionAvailable()) {
-      return this.packedSelfAttention(query, causal, mask as tf.Tensor2D | undefined);
+      return this.packedSelfAttention(query, causal, mask as tf.Tensor2D | undefined, returnCache);
     }
     return tidy(() => {
       const d = this.config.dModel;
@@ -180,16 +186,17 @@ export class MultiHeadAttention {
    * the packed result (tensorflow with Attend's native ops): no head split or merge, one projection
    * instead of three; the cache's keys/values come out of the same projection (packedHeads: one op each).
    */
-  private packedSelfAttention(query: tf.Tensor3D, causal: boolean, mask: tf.Tensor2D | undefined): MultiHeadAttentionResult {
+  private packedSelfAttention(query: tf.Tensor3D, causal: boolean, mask: tf.Tensor2D | undefined, returnCache: boolean): MultiHeadAttentionResult {
     const [B, T, d] = query.shape;
+    const h = this.config.heads;
     return tidy(() => {
       const x2: tf.Tensor2D = tf.reshape(query, [B * T, d]); // [B·T, d]
-      let qkv: tf.Tensor = tf.matMul(x2, tf.concat([this.q.W, this.k.W, this.v.W], 1) as tf.Tensor2D); // [B·T, 3d]
-      if (this.q.b) qkv = tf.add(qkv, tf.concat([this.q.b, this.k.b!, this.v.b!])); // + [b_q | b_k | b_v]
+      let qkv: tf.Tensor2D = tf.matMul(x2, tf.concat([this.q.W, this.k.W, this.v.W], 1) as tf.Tensor2D); // [B·T, 3d]
+      if (this.q.b) qkv = tf.add(qkv, tf.concat([this.q.b, this.k.b!, this.v.b!])) as tf.Tensor2D; // + [b_q | b_k | b_v]
+      const context = fusedSelfAttention(qkv, { heads: h, batch: B, causal, mask }); // [B·T, d]: rows in, rows out
+      const output = tf.reshape(this.o.apply(context), [B, T, d]) as tf.Tensor3D; // [B, T, d]
+      if (!returnCache) return { output, weights: null, cache: { k: tf.zeros([B, h, 0, this.headSize]), v: tf.zeros([B, h, 0, this.headSize]) } };
       const packed = tf.reshape(qkv, [B, T, 3 * d]) as tf.Tensor3D; // [B, T, 3d]
-      const context = fusedSelfAttention(packed, { heads: this.config.heads, causal, mask }); // [B, T, d]
-      const output = tf.reshape(this.o.apply(tf.reshape(context, [B * T, d]) as tf.Tensor2D), [B, T, d]) as tf.Tensor3D; // [B, T, d]
-      const h = this.config.heads;
       return { output, weights: null, cache: { k: packedHeads(packed, h, 3, 1), v: packedHeads(packed, h, 3, 2) } }; // [B, h, T, d_k] each
     });
   }

@@ -215,7 +215,7 @@ export class Transformer implements StepModel<TransformerState, TransformerMemor
       const { mask } = resolveSourceMask('Transformer.logits', src, masks.srcMask);
       const memory = this.encodeSource(src, mask, training, false).output; // [B, S, d]
       const y = this.embedTarget(tgtIn, 0, training); // [B, T, d]
-      const r = this.decoder.apply(y, { memory, memoryMask: mask, training, weights: false }); // [B, T, d] (no weights: a fused attention kernel may run)
+      const r = this.decoder.apply(y, { memory, memoryMask: mask, training, weights: false, returnCache: false }); // [B, T, d] (no weights: a fused attention kernel may run; the cache is not kept)
       return this.head.apply(r.output); // [B, T, V]
     });
   }

@@ -78,6 +78,11 @@ describe('the Transformer on tensorflow with the native ops', () => {
     expectClose(outs.native.output, outs.plain.output, 1e-5, 'output');
     expectClose(outs.native.cache.k, outs.plain.cache.k, 0, 'cache k');
     expectClose(outs.native.cache.v, outs.plain.cache.v, 0, 'cache v');
+    // returnCache: false (a training pass): the same output, an empty cache.
+    const bare = mha.apply(q, undefined, { causal: true, mask, weights: false, returnCache: false });
+    expectClose(bare.output, outs.native.output, 0, 'output without the cache');
+    expect(bare.cache.k.shape).toEqual([2, 3, 0, 4]);
+    disposeAll(bare);
     tf.dispose([native.value, plain.value, native.grads, plain.grads, native.dq, plain.dq, q, mask, w, wk]);
     disposeAll([outs.native, outs.plain]);
     mha.dispose();
