@@ -900,6 +900,69 @@ class GeluGrad : public OpKernel {
 };
 REGISTER_KERNEL_BUILDER(Name("AttendGeluGrad").Device(DEVICE_CPU), GeluGrad);
 
+// GELU of a dense layer's pre-activations with its bias folded in: y = gelu(x + b) for x [N, F],
+// b [F] (one pass instead of an add and a GELU); the gradient gives dx = dy·gelu′(x + b) and
+// db = Σ_rows dx (column sums over fixed chunks of rows, summed in order: no Sum op after it).
+REGISTER_OP("AttendBiasGelu").Input("x: float").Input("b: float").Output("y: float");
+class BiasGelu : public OpKernel {
+ public:
+  explicit BiasGelu(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &x = ctx->input(0), &b = ctx->input(1);
+    ATTEND_EXPECT(ctx, x.dims() == 2 && b.dims() == 1 && b.dim_size(0) == x.dim_size(1), "AttendBiasGelu: expected x [N,F] and b [F], got ", x.shape().DebugString(), " and ", b.shape().DebugString());
+    const int64_t N = x.dim_size(0), F = x.dim_size(1);
+    Tensor* y;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &y));
+    const float *X = x.flat<float>().data(), *Bv = b.flat<float>().data();
+    float* Y = y->flat<float>().data();
+    ParallelRange(ctx, N, 40 * F, [&](int64_t r0, int64_t r1) {
+      for (int64_t r = r0; r < r1; r++) {
+        const auto xv = ArrayC(X + r * F, F) + ArrayC(Bv, F);
+        const auto v = xv.max(-10.f).min(10.f);
+        Array(Y + r * F, F) = 0.5f * xv * (1.f + (kGeluC * v * (1.f + kGeluA * v * v)).tanh());
+      }
+    });
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendBiasGelu").Device(DEVICE_CPU), BiasGelu);
+
+REGISTER_OP("AttendBiasGeluGrad").Input("x: float").Input("b: float").Input("dy: float").Output("dx: float").Output("db: float");
+class BiasGeluGrad : public OpKernel {
+ public:
+  explicit BiasGeluGrad(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &x = ctx->input(0), &b = ctx->input(1), &dy = ctx->input(2);
+    ATTEND_EXPECT(ctx, x.dims() == 2 && b.dims() == 1 && b.dim_size(0) == x.dim_size(1) && dy.shape() == x.shape(),
+                  "AttendBiasGeluGrad: expected x and dy [N,F] and b [F], got ", x.shape().DebugString(), ", ", dy.shape().DebugString(), " and ", b.shape().DebugString());
+    const int64_t N = x.dim_size(0), F = x.dim_size(1);
+    Tensor *dx, *db;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, x.shape(), &dx));
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, b.shape(), &db));
+    const float *X = x.flat<float>().data(), *Bv = b.flat<float>().data(), *DY = dy.flat<float>().data();
+    float* DX = dx->flat<float>().data();
+    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(32, N / 16));
+    Floats partial(chunks * F, 0.f);
+    ParallelRange(ctx, chunks, 60 * F * (N / chunks + 1), [&](int64_t c0, int64_t c1) {
+      Floats tb(F);
+      Array t(tb.data(), F);
+      for (int64_t c = c0; c < c1; c++) {
+        Array sum(partial.data() + c * F, F);
+        for (int64_t r = c * N / chunks; r < (c + 1) * N / chunks; r++) {
+          const auto v = (ArrayC(X + r * F, F) + ArrayC(Bv, F)).max(-10.f).min(10.f);
+          t = (kGeluC * v * (1.f + kGeluA * v * v)).tanh();
+          Array d(DX + r * F, F);
+          d = ArrayC(DY + r * F, F) * (0.5f * ((1.f + t) + v * (1.f - t * t) * kGeluC * (1.f + 3.f * kGeluA * v * v)));
+          sum += d;
+        }
+      }
+    });
+    Array dbv(db->flat<float>().data(), F);
+    dbv.setZero();
+    for (int64_t c = 0; c < chunks; c++) dbv += ArrayC(partial.data() + c * F, F);
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendBiasGeluGrad").Device(DEVICE_CPU), BiasGeluGrad);
+
 // Fused scaled-dot-product attention (FlashAttention's equations, Dao et al. 2022, App. B.2), one
 // (batch, head) pair per unit of work with its whole score matrix in a thread's cache:
 //   forward   S = scale·q·kᵀ, masked (causal: key j ≤ query i; mask[b, j] = 0: padding) to −∞,

@@ -4,7 +4,7 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, configure, countParams, hashSeed, prefixed, Rng, runTensorflowOp, tensorflowAvailable, type SetWeightsOptions } from '@attend/core';
 import { Dense } from './dense.js';
-import { GELU_A, GELU_C, geluKernel, geluKernelAvailable } from './gelu-kernel.js';
+import { biasGelu, biasGeluAvailable, GELU_A, GELU_C, geluKernel, geluKernelAvailable } from './gelu-kernel.js';
 
 export type FeedForwardActivation = 'relu' | 'gelu';
 export const FEED_FORWARD_ACTIVATIONS: readonly FeedForwardActivation[] = ['relu', 'gelu'];
@@ -85,8 +85,14 @@ export class FeedForward {
   apply(x: tf.Tensor3D, training = false): tf.Tensor3D {
     return tf.tidy(() => {
       const [B, T, d] = x.shape;
-      const pre = this.W1.apply(tf.reshape(x, [B * T, d])); // [B·T, d_ff]: 2-D, no reshape per matmul
-      const h = this.config.activation === 'gelu' ? gelu(pre) : tf.relu(pre); // [B·T, d_ff]
+      const x2: tf.Tensor2D = tf.reshape(x, [B * T, d]); // [B·T, d]: 2-D, no reshape per matmul
+      let h: tf.Tensor2D;
+      if (this.config.activation === 'gelu' && this.W1.b && biasGeluAvailable(x2)) {
+        h = biasGelu(tf.matMul(x2, this.W1.W as tf.Tensor2D), this.W1.b as tf.Tensor1D); // gelu(x·W_1 + b_1) [B·T, d_ff], the bias inside the kernel
+      } else {
+        const pre = this.W1.apply(x2); // [B·T, d_ff]
+        h = this.config.activation === 'gelu' ? gelu(pre) : tf.relu(pre);
+      }
       const y = tf.reshape(this.W2.apply(h), [B, T, d]) as tf.Tensor3D; // [B, T, d]
       return training && this.config.dropout > 0 ? (tf.dropout(y, this.config.dropout, undefined, this.rng.seed()) as tf.Tensor3D) : y;
     });

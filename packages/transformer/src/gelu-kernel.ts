@@ -18,6 +18,9 @@ import { cpuArrayIO, runTensorflowOp, simdKernels, tensorflowNativeOps, wasmArra
 
 export const GELU = 'AttendGelu';
 export const GELU_GRAD = 'AttendGeluGrad';
+/** gelu(x + b) for a dense layer's pre-activations x `[N, F]` and bias b `[F]` (tensorflow with Attend's native ops only). */
+export const BIAS_GELU = 'AttendBiasGelu';
+export const BIAS_GELU_GRAD = 'AttendBiasGeluGrad';
 const SIMD_BACKENDS = ['cpu', 'wasm'] as const;
 /** √(2/π) and 0.044715, the tanh approximation's constants (the SIMD module's, and the composite's in ./feed-forward.ts). */
 export const GELU_C = Math.sqrt(2 / Math.PI);
@@ -71,8 +74,30 @@ function tensorflowKernel(grad: boolean): tf.KernelFunc {
   }) as unknown as tf.KernelFunc;
 }
 
+const tensorflowBiasGelu = ((args: Args) => {
+  const { x, b } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendBiasGelu', [x!, b!], [], 1)[0];
+}) as unknown as tf.KernelFunc;
+
+const tensorflowBiasGeluGrad = ((args: Args) => {
+  const { x, b, dy } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendBiasGeluGrad', [x!, b!, dy!], [], 2);
+}) as unknown as tf.KernelFunc;
+
 /** Registers both kernels (cpu, wasm, webgpu, tensorflow) and the gradient where missing; safe to call more than once. */
 export function registerGeluKernels(): void {
+  if (!tf.getKernel(BIAS_GELU, 'tensorflow')) tf.registerKernel({ kernelName: BIAS_GELU, backendName: 'tensorflow', kernelFunc: tensorflowBiasGelu });
+  if (!tf.getKernel(BIAS_GELU_GRAD, 'tensorflow')) tf.registerKernel({ kernelName: BIAS_GELU_GRAD, backendName: 'tensorflow', kernelFunc: tensorflowBiasGeluGrad });
+  if (!tf.getGradient(BIAS_GELU)) {
+    tf.registerGradient({
+      kernelName: BIAS_GELU,
+      inputsToSave: ['x', 'b'],
+      gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[]) => {
+        const [dx, db] = tf.engine().runKernel(BIAS_GELU_GRAD, { x: saved[0]!, b: saved[1]!, dy: dy as tf.Tensor }) as tf.Tensor[];
+        return { x: () => dx!, b: () => db! };
+      },
+    });
+  }
   if (!tf.getKernel(GELU, 'tensorflow')) tf.registerKernel({ kernelName: GELU, backendName: 'tensorflow', kernelFunc: tensorflowKernel(false) });
   if (!tf.getKernel(GELU_GRAD, 'tensorflow')) tf.registerKernel({ kernelName: GELU_GRAD, backendName: 'tensorflow', kernelFunc: tensorflowKernel(true) });
   for (const [backendName, io] of [['cpu', cpuArrayIO], ['wasm', wasmArrayIO]] as const) {
@@ -111,4 +136,15 @@ export function geluKernelAvailable(x: tf.Tensor): boolean {
 export function geluKernel<T extends tf.Tensor>(x: T): T {
   registerGeluKernels();
   return tf.engine().runKernel(GELU, { x }) as T;
+}
+
+/** Whether `biasGelu` runs here: float32 `[N, F]` on tensorflow with Attend's native ops (and the GELU kernel on). */
+export function biasGeluAvailable(x: tf.Tensor): boolean {
+  return enabled && x.dtype === 'float32' && x.rank === 2 && tf.getBackend() === 'tensorflow' && tensorflowNativeOps();
+}
+
+/** gelu(x + b), x `[N, F]`, b `[F]`, as one kernel each way (call where biasGeluAvailable). */
+export function biasGelu(x: tf.Tensor2D, b: tf.Tensor1D): tf.Tensor2D {
+  registerGeluKernels();
+  return tf.engine().runKernel(BIAS_GELU, { x, b }) as tf.Tensor2D;
 }

@@ -14,7 +14,7 @@ export {
   type PositionalKind,
 } from './positional.js';
 export { LAYER_NORM, LAYER_NORM_GRAD, layerNormKernelAvailable, registerLayerNormKernels, setLayerNormKernel } from './layer-norm-kernel.js';
-export { GELU, GELU_GRAD, geluKernelAvailable, registerGeluKernels, setGeluKernel } from './gelu-kernel.js';
+export { BIAS_GELU, BIAS_GELU_GRAD, biasGelu, biasGeluAvailable, GELU, GELU_GRAD, geluKernelAvailable, registerGeluKernels, setGeluKernel } from './gelu-kernel.js';
 export { FeedForward, DEFAULT_FEED_FORWARD, FEED_FORWARD_ACTIVATIONS, gelu, type FeedForwardActivation, type FeedForwardConfig } from './feed-forward.js';
 export {
   MultiHeadAttention,

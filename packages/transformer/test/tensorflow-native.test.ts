@@ -1,7 +1,8 @@
 // The Transformer on the tensorflow backend with Attend's native ops (@attend/core's
 // native/attend_ops.cc): MultiHeadAttention's packed self-attention (one matMul with [W_q | W_k | W_v],
 // AttendFusedSelfAttention on the result, no head split or merge; the cache's keys/values from
-// AttendSplitHeads), LayerNorm and GELU as native kernels. Against the same backend without them
+// AttendSplitHeads), LayerNorm and GELU as native kernels (with a bias, gelu(x·W_1 + b_1) as one:
+// AttendBiasGelu). Against the same backend without them
 // (setTensorflowNativeOps(false): tfjs-node's own ops): the GPT's loss and every gradient, with and
 // without biases; the attention's output, cache and gradients with a padding mask; cached generation
 // still matches the full pass; the native kernels really run; no leaks. Skipped where tfjs-node or
@@ -10,7 +11,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { setTensorflowNativeOps } from '@attend/core';
 import { activateTensorflowNative } from '@attend/test-utils';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { GPT, MultiHeadAttention } from '../src/index.js';
+import { BIAS_GELU, biasGelu, biasGeluAvailable, FeedForward, gelu, GPT, MultiHeadAttention } from '../src/index.js';
 import { disposeAll } from '../src/tidy.js';
 import { expectClose, randn, randomIds } from './helpers.js';
 
@@ -42,7 +43,8 @@ describe('the Transformer on tensorflow with the native ops', () => {
       const run = () => tf.variableGrads(() => gpt.loss(x, y, { training: true }), Object.values(gpt.variables()));
       const before = tf.memory().numTensors;
       const { native, plain, kernels } = await both(run);
-      for (const k of ['AttendFusedSelfAttention', 'AttendFusedSelfAttentionGrad', 'AttendLayerNorm', 'AttendLayerNormGrad', 'AttendGelu', 'AttendGeluGrad']) expect(kernels, k).toContain(k);
+      const geluKernels = bias ? ['AttendBiasGelu', 'AttendBiasGeluGrad'] : ['AttendGelu', 'AttendGeluGrad']; // with b_1, the bias inside GELU's kernel
+      for (const k of ['AttendFusedSelfAttention', 'AttendFusedSelfAttentionGrad', 'AttendLayerNorm', 'AttendLayerNormGrad', ...geluKernels]) expect(kernels, k).toContain(k);
       expectClose(native.value, plain.value.dataSync()[0]!, 1e-5, 'loss');
       for (const [name, g] of Object.entries(plain.grads)) expectClose(native.grads[name]!, g, 1e-4, name);
       tf.dispose([native.value, plain.value, native.grads, plain.grads]);
@@ -86,6 +88,27 @@ describe('the Transformer on tensorflow with the native ops', () => {
     tf.dispose([native.value, plain.value, native.grads, plain.grads, native.dq, plain.dq, q, mask, w, wk]);
     disposeAll([outs.native, outs.plain]);
     mha.dispose();
+  });
+
+  it('biasGelu(x, b) equals gelu(x + b), values and both gradients; a FeedForward with biases runs it', async (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const x = tf.tensor2d(Float32Array.from({ length: 37 * 130 }, (_, i) => 8 * Math.sin(i * 0.37)), [37, 130]);
+    const b = tf.tensor1d(Float32Array.from({ length: 130 }, (_, i) => Math.cos(i)));
+    const w = randn([37, 130], 9);
+    const loss = (f: (a: tf.Tensor2D, c: tf.Tensor1D) => tf.Tensor) => (a: tf.Tensor, c: tf.Tensor) => tf.sum(tf.mul(f(a as tf.Tensor2D, c as tf.Tensor1D), w));
+    const mine = (a: tf.Tensor2D, c: tf.Tensor1D) => biasGelu(a, c);
+    const reference = (a: tf.Tensor2D, c: tf.Tensor1D) => gelu(tf.add(a, c));
+    expect(biasGeluAvailable(x)).toBe(true);
+    expectClose(mine(x, b), reference(x, b), 5e-6, 'y');
+    const [gx, gb] = tf.grads(loss(mine))([x, b]);
+    const [rx, rb] = tf.grads(loss(reference))([x, b]);
+    expectClose(gx!, rx!, 5e-6, '∂x');
+    expectClose(gb!, rb!, 5e-5, '∂b'); // sums of 37 rows
+    const ff = new FeedForward({ dModel: 16, dFF: 24, activation: 'gelu', seed: 1 });
+    const kernels = (await tf.profile(() => ff.apply(randn([2, 3, 16], 2) as tf.Tensor3D).dispose())).kernels.map((k) => k.name);
+    expect(kernels).toContain(BIAS_GELU);
+    tf.dispose([x, b, w, gx!, gb!, rx!, rb!]);
+    ff.dispose();
   });
 
   it('cached generation still gives the logits of the full pass', (ctx) => {
