@@ -964,7 +964,8 @@ class BiasGeluGrad : public OpKernel {
 REGISTER_KERNEL_BUILDER(Name("AttendBiasGeluGrad").Device(DEVICE_CPU), BiasGeluGrad);
 
 // Fused scaled-dot-product attention (FlashAttention's equations, Dao et al. 2022, App. B.2), one
-// (batch, head) pair per unit of work with its whole score matrix in a thread's cache:
+// (batch, head) pair per unit of work, its query rows in blocks of 32 whose scores stay in a thread's
+// cache (with a causal mask a block computes only the keys it may see):
 //   forward   S = scale·q·kᵀ, masked (causal: key j ≤ query i; mask[b, j] = 0: padding) to −∞,
 //             P = softmax(S), O = P·v, lse_i = log Σ_j exp(S_ij) (−∞ and O_i = 0 for a row with no key)
 //   backward  P = exp(S − lse), dv = Pᵀ·dO, dP = dO·vᵀ, D_i = dO_i·O_i − dlse_i, dS = P ⊙ (dP − D),
@@ -1004,41 +1005,61 @@ View<T> Heads(T* p, const AttentionDims& d, int64_t T_, int64_t C) { return {p, 
 template <typename T>
 View<T> Rows(T* p, int64_t first, int64_t T_, int64_t row, int64_t C) { return {p + first, T_ * row, C, row}; }
 
-// The scores S = scale·q·kᵀ of pair (b, h), masked entries −∞: fills S [Tq, Tk].
-void Scores(const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const float* mask, int64_t b, int64_t h, RowMat& S) {
-  Mat Q(q.at(b, h), d.Tq, d.D, Strided(q.rs)), K(k.at(b, h), d.Tk, d.D, Strided(k.rs));
-  S.noalias() = (scale * Q) * K.transpose();
+// Query rows are taken in blocks of kRowBlock; with `causal` a block needs only the keys up to its
+// last row (key j ≤ query i), so about half of the products and exponentials of a causal attention
+// are never computed.
+constexpr int64_t kRowBlock = 32;
+
+// Keys [0, end) that rows [r0, r0 + rb) may see.
+inline int64_t KeyEnd(const AttentionDims& d, bool causal, int64_t r0, int64_t rb) { return causal ? std::min(r0 + rb, d.Tk) : d.Tk; }
+
+// The scores S = scale·q·kᵀ of pair (b, h) for query rows [r0, r0 + rb) and keys [0, end), masked
+// entries −∞: fills S [rb, end] (contiguous).
+void Scores(const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const float* mask, int64_t b, int64_t h, int64_t r0, int64_t rb, int64_t end, float* S) {
+  Mat Q(q.at(b, h) + r0 * q.rs, rb, d.D, Strided(q.rs)), K(k.at(b, h), end, d.D, Strided(k.rs));
+  MatW Sm(S, rb, end, Strided(end));
+  Sm.noalias() = (scale * Q) * K.transpose();
   const float* m = mask == nullptr ? nullptr : mask + b * d.Tk;
   const float ninf = -std::numeric_limits<float>::infinity();
-  for (int64_t i = 0; i < d.Tq; i++) {
-    float* s = S.data() + i * d.Tk;
-    const int64_t end = causal ? std::min(i + 1, d.Tk) : d.Tk;
-    for (int64_t j = 0; j < end; j++)
-      if (m != nullptr && m[j] == 0.f) s[j] = ninf;
-    for (int64_t j = end; j < d.Tk; j++) s[j] = ninf;
+  for (int64_t i = 0; i < rb; i++) {
+    float* row = S + i * end;
+    const int64_t stop = causal ? std::min(r0 + i + 1, end) : end;
+    if (m != nullptr)
+      for (int64_t j = 0; j < stop; j++)
+        if (m[j] == 0.f) row[j] = ninf;
+    for (int64_t j = stop; j < end; j++) row[j] = ninf;
   }
 }
 
 void AttentionForward(OpKernelContext* ctx, const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const ViewC& v, const float* mask, const ViewW& o, float* L) {
   ParallelRange(ctx, d.B * d.H, 4 * d.Tq * d.Tk * (d.D + d.DV), [&](int64_t p0, int64_t p1) {
-    RowMat S(d.Tq, d.Tk);
+    Floats buf(kRowBlock * std::max<int64_t>(d.Tk, 1));
     for (int64_t p = p0; p < p1; p++) {
       const int64_t b = p / d.H, h = p % d.H;
-      Scores(d, causal, scale, q, k, mask, b, h, S);
-      for (int64_t i = 0; i < d.Tq; i++) {
-        Array s(S.data() + i * d.Tk, d.Tk);
-        const float mx = d.Tk > 0 ? s.maxCoeff() : -std::numeric_limits<float>::infinity();
-        if (mx == -std::numeric_limits<float>::infinity()) {  // no key: weights 0, lse −∞
-          s.setZero();
-          L[p * d.Tq + i] = mx;
+      for (int64_t r0 = 0; r0 < d.Tq; r0 += kRowBlock) {
+        const int64_t rb = std::min(kRowBlock, d.Tq - r0), end = KeyEnd(d, causal, r0, rb);
+        MatW Op(o.at(b, h) + r0 * o.rs, rb, d.DV, Strided(o.rs));
+        if (end == 0) {  // no keys: weights 0, lse −∞
+          Op.setZero();
+          for (int64_t i = 0; i < rb; i++) L[p * d.Tq + r0 + i] = -std::numeric_limits<float>::infinity();
           continue;
         }
-        s = (s - mx).exp();
-        const float sum = s.sum();
-        s /= sum;
-        L[p * d.Tq + i] = mx + std::log(sum);
+        Scores(d, causal, scale, q, k, mask, b, h, r0, rb, end, buf.data());
+        for (int64_t i = 0; i < rb; i++) {
+          Array s(buf.data() + i * end, end);
+          const float mx = s.maxCoeff();
+          if (mx == -std::numeric_limits<float>::infinity()) {  // every key masked: weights 0, lse −∞
+            s.setZero();
+            L[p * d.Tq + r0 + i] = mx;
+            continue;
+          }
+          s = (s - mx).exp();
+          const float sum = s.sum();
+          s /= sum;
+          L[p * d.Tq + r0 + i] = mx + std::log(sum);
+        }
+        Op.noalias() = MatW(buf.data(), rb, end, Strided(end)) * Mat(v.at(b, h), end, d.DV, Strided(v.rs));
       }
-      MatW(o.at(b, h), d.Tq, d.DV, Strided(o.rs)).noalias() = S * Mat(v.at(b, h), d.Tk, d.DV, Strided(v.rs));
     }
   });
 }
@@ -1046,26 +1067,38 @@ void AttentionForward(OpKernelContext* ctx, const AttentionDims& d, bool causal,
 void AttentionBackward(OpKernelContext* ctx, const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const ViewC& v, const float* mask,
                        const ViewC& o, const float* L, const ViewC& dO, const float* dL, const ViewW& dq, const ViewW& dk, const ViewW& dv) {
   ParallelRange(ctx, d.B * d.H, 10 * d.Tq * d.Tk * (d.D + d.DV), [&](int64_t p0, int64_t p1) {
-    RowMat P(d.Tq, d.Tk), dP(d.Tq, d.Tk);
+    Floats pbuf(kRowBlock * std::max<int64_t>(d.Tk, 1)), gbuf(kRowBlock * std::max<int64_t>(d.Tk, 1));
     for (int64_t p = p0; p < p1; p++) {
       const int64_t b = p / d.H, h = p % d.H;
-      Scores(d, causal, scale, q, k, mask, b, h, P);
-      Mat Op(o.at(b, h), d.Tq, d.DV, Strided(o.rs)), dOp(dO.at(b, h), d.Tq, d.DV, Strided(dO.rs)), Vp(v.at(b, h), d.Tk, d.DV, Strided(v.rs));
-      dP.noalias() = dOp * Vp.transpose();  // [Tq, Tk]
-      for (int64_t i = 0; i < d.Tq; i++) {
-        Array s(P.data() + i * d.Tk, d.Tk), g(dP.data() + i * d.Tk, d.Tk);
-        const float l = L[p * d.Tq + i];
-        if (l == -std::numeric_limits<float>::infinity()) {  // no key: no gradient
-          s.setZero(), g.setZero();
+      MatW dKp(dk.at(b, h), d.Tk, d.D, Strided(dk.rs)), dVp(dv.at(b, h), d.Tk, d.DV, Strided(dv.rs));
+      dKp.setZero(), dVp.setZero();  // summed over the row blocks, in order
+      for (int64_t r0 = 0; r0 < d.Tq; r0 += kRowBlock) {
+        const int64_t rb = std::min(kRowBlock, d.Tq - r0), end = KeyEnd(d, causal, r0, rb);
+        MatW dQp(dq.at(b, h) + r0 * dq.rs, rb, d.D, Strided(dq.rs));
+        if (end == 0) {
+          dQp.setZero();
           continue;
         }
-        s = (s - l).exp();  // P (masked entries exp(−∞) = 0)
-        const float Di = (Op.row(i).array() * dOp.row(i).array()).sum() - dL[p * d.Tq + i];
-        g = s * (g - Di);  // dS
+        Scores(d, causal, scale, q, k, mask, b, h, r0, rb, end, pbuf.data());
+        Mat Op(o.at(b, h) + r0 * o.rs, rb, d.DV, Strided(o.rs)), dOp(dO.at(b, h) + r0 * dO.rs, rb, d.DV, Strided(dO.rs));
+        Mat Vp(v.at(b, h), end, d.DV, Strided(v.rs)), Kp(k.at(b, h), end, d.D, Strided(k.rs)), Qp(q.at(b, h) + r0 * q.rs, rb, d.D, Strided(q.rs));
+        MatW P(pbuf.data(), rb, end, Strided(end)), dP(gbuf.data(), rb, end, Strided(end));
+        dP.noalias() = dOp * Vp.transpose();  // [rb, end]
+        for (int64_t i = 0; i < rb; i++) {
+          Array s(pbuf.data() + i * end, end), g(gbuf.data() + i * end, end);
+          const float l = L[p * d.Tq + r0 + i];
+          if (l == -std::numeric_limits<float>::infinity()) {  // no key: no gradient
+            s.setZero(), g.setZero();
+            continue;
+          }
+          s = (s - l).exp();  // P (masked entries exp(−∞) = 0)
+          const float Di = (Op.row(i).array() * dOp.row(i).array()).sum() - dL[p * d.Tq + r0 + i];
+          g = s * (g - Di);  // dS
+        }
+        dVp.topRows(end).noalias() += P.transpose() * dOp;
+        dQp.noalias() = scale * (dP * Kp);
+        dKp.topRows(end).noalias() += scale * (dP.transpose() * Qp);
       }
-      MatW(dv.at(b, h), d.Tk, d.DV, Strided(dv.rs)).noalias() = P.transpose() * dOp;
-      MatW(dq.at(b, h), d.Tq, d.D, Strided(dq.rs)).noalias() = scale * (dP * Mat(k.at(b, h), d.Tk, d.D, Strided(k.rs)));
-      MatW(dk.at(b, h), d.Tk, d.D, Strided(dk.rs)).noalias() = scale * (dP.transpose() * Mat(q.at(b, h), d.Tq, d.D, Strided(q.rs)));
     }
   });
 }
