@@ -114,23 +114,13 @@ async function benchLayers(o: RnnBenchOptions): Promise<number> {
   }
 }
 
-/** `f` with tfjs's stock wasm kernels instead of Attend's replacements (then Attend's again). */
-async function stockWasm<T>(f: () => Promise<T>): Promise<T> {
-  const before = setWasmFastPaths(false);
+/** `f` with a switch (setWasmFastPaths: tfjs's stock wasm kernels; setTensorflowNativeOps: the TensorFlow-op paths) off, then back as it was. */
+async function withOff<T>(set: (on: boolean) => boolean, f: () => Promise<T>): Promise<T> {
+  const before = set(false);
   try {
     return await f();
   } finally {
-    setWasmFastPaths(before);
-  }
-}
-
-/** `f` with Attend's native TensorFlow ops turned off (the TensorFlow-op paths). */
-async function withoutNativeOps<T>(f: () => Promise<T>): Promise<T> {
-  const before = setTensorflowNativeOps(false);
-  try {
-    return await f();
-  } finally {
-    setTensorflowNativeOps(before);
+    set(before);
   }
 }
 
@@ -166,11 +156,11 @@ export async function benchRnn(o: RnnBenchOptions): Promise<{ text: string; json
     type Impl = [string, () => Promise<number>];
     const impls: Impl[] = [
       // On wasm, first as plain tfjs gives it (stock kernels: the baseline of the "vs tf.layers" column), then with Attend's kernel fixes.
-      ...(c.name === 'wasm' ? [[`${layers}, stock tfjs kernels`, () => stockWasm(() => benchLayers(o))] as Impl] : []),
+      ...(c.name === 'wasm' ? [[`${layers}, stock tfjs kernels`, () => withOff(setWasmFastPaths, () => benchLayers(o))] as Impl] : []),
       [c.name === 'wasm' ? `${layers}, Attend's wasm kernels` : layers, () => benchLayers(o)],
       ['Attend composite (autodiff)', () => benchOurs(o, false)],
       ['Attend hand-written BPTT, per-step ops', () => benchOurs(o, true, { tensorflowOps: false, fused: 'composite' })],
-      ...(tfOp ? [[`Attend ${tfOp}`, () => withoutNativeOps(() => benchOurs(o, true, { fused: 'composite' }))] as Impl] : []),
+      ...(tfOp ? [[`Attend ${tfOp}`, () => withOff(setTensorflowNativeOps, () => benchOurs(o, true, { fused: 'composite' }))] as Impl] : []),
       ...(nativeOp ? [[`Attend ${nativeOp}`, () => benchOurs(o, true, { fused: 'composite' })] as Impl] : []),
       ...(simdRows
         ? ([
