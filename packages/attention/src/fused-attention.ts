@@ -666,25 +666,27 @@ function selfAttentionAttrs(attrs: tf.NamedAttrMap | undefined) {
 }
 
 const tensorflowSelfForward = ((args: Args) => {
-  const { qkv, mask } = args.inputs as Record<string, tf.TensorInfo>;
-  return runTensorflowOp('AttendFusedSelfAttention', [qkv!, mask ?? null], selfAttentionAttrs(args.attrs), 2);
+  const { qkv, mask, bias } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendFusedSelfAttention', [qkv!, mask ?? null, bias ?? null], selfAttentionAttrs(args.attrs), 2);
 }) as unknown as tf.KernelFunc;
 
+/** → [∂qkv, ∂bias] (∂bias `[0]` without a bias input). */
 const tensorflowSelfGrad = ((args: Args) => {
-  const { qkv, mask, context, lse, dContext, dLse } = args.inputs as Record<string, tf.TensorInfo>;
-  return runTensorflowOp('AttendFusedSelfAttentionGrad', [qkv!, mask ?? null, context!, lse!, dContext!, dLse!], selfAttentionAttrs(args.attrs), 1)[0];
+  const { qkv, mask, bias, context, lse, dContext, dLse } = args.inputs as Record<string, tf.TensorInfo>;
+  return runTensorflowOp('AttendFusedSelfAttentionGrad', [qkv!, mask ?? null, bias ?? null, context!, lse!, dContext!, dLse!], selfAttentionAttrs(args.attrs), 2);
 }) as unknown as tf.KernelFunc;
 
 const fusedSelfAttentionGradConfig: tf.GradConfig = {
   kernelName: FUSED_SELF_ATTENTION,
-  inputsToSave: ['qkv', 'mask'],
+  inputsToSave: ['qkv', 'mask', 'bias'],
   outputsToSave: [true, true],
   gradFunc: (dy: tf.Tensor | tf.Tensor[], saved: tf.Tensor[], attrs: tf.NamedAttrMap) => {
-    const [qkv, mask, context, lse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
+    // saved = the inputs (qkv, mask, bias — `[0]` for none: tfjs saves every name listed) then the outputs.
+    const [qkv, mask, bias, context, lse] = saved as [tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor, tf.Tensor];
     const dys = Array.isArray(dy) ? dy : [dy];
-    const inputs: tf.NamedTensorMap = { qkv, mask, context, lse, dContext: dys[0] ?? tf.zerosLike(context), dLse: dys[1] ?? tf.zerosLike(lse) };
-    const dqkv = tf.engine().runKernel(FUSED_SELF_ATTENTION_GRAD, inputs, attrs) as tf.Tensor;
-    return { qkv: () => dqkv, mask: () => tf.zerosLike(mask) };
+    const inputs: tf.NamedTensorMap = { qkv, mask, bias, context, lse, dContext: dys[0] ?? tf.zerosLike(context), dLse: dys[1] ?? tf.zerosLike(lse) };
+    const [dqkv, dbias] = tf.engine().runKernel(FUSED_SELF_ATTENTION_GRAD, inputs, attrs) as tf.Tensor[]; // ∂bias [0] without one
+    return { qkv: () => dqkv!, mask: () => tf.zerosLike(mask), bias: () => dbias! };
   },
 };
 
@@ -878,6 +880,8 @@ export interface FusedSelfAttentionOptions {
   heads: number;
   /** B, when qkv comes as rows `[B·T, 3d]` (the context is then rows `[B·T, d]` too). */
   batch?: number;
+  /** `[3d]`: [b_q | b_k | b_v], added to q, k, v inside the kernel (its gradient too), instead of to qkv before it. */
+  bias?: tf.Tensor1D;
   /** Query i attends to keys j ≤ i only (default false). */
   causal?: boolean;
   /** `[B, T]` padding mask (non-zero = real key). */
@@ -897,8 +901,12 @@ export interface FusedSelfAttentionOptions {
  */
 export function fusedSelfAttention<T extends tf.Tensor3D | tf.Tensor2D>(qkv: T, options: FusedSelfAttentionOptions): T {
   registerFusedAttention();
-  const { heads, causal = false, mask } = options;
+  const { heads, causal = false, mask, bias } = options;
   const [B, T] = checkPacked('fusedSelfAttention', qkv, heads, 3, options.batch);
+  const width = qkv.shape[qkv.rank - 1]!;
+  if (bias !== undefined && (!(bias instanceof tf.Tensor) || bias.rank !== 1 || bias.shape[0] !== width || bias.dtype !== 'float32')) {
+    throw new ShapeError(`fusedSelfAttention: expected bias float32 [${width}] ([b_q | b_k | b_v]), got ${bias instanceof tf.Tensor ? `${bias.dtype} ${fmt(bias)}` : typeof bias}`);
+  }
   const scale = options.scale ?? 1 / Math.sqrt(qkv.shape[qkv.rank - 1]! / 3 / heads);
   if (mask !== undefined && (!(mask instanceof tf.Tensor) || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== T)) {
     throw new ShapeError(`fusedSelfAttention: expected mask of shape [${B}, ${T}] (1 = real key, 0 = padding), got ${mask instanceof tf.Tensor ? fmt(mask) : typeof mask}`);
@@ -906,7 +914,8 @@ export function fusedSelfAttention<T extends tf.Tensor3D | tf.Tensor2D>(qkv: T, 
   return tf.tidy(() => {
     const m = mask === undefined ? tf.ones([B, T]) : mask.dtype === 'float32' ? mask : tf.cast(tf.notEqual(mask, 0), 'float32');
     const attrs: FusedSelfAttentionAttrs = { heads, batch: qkv.rank === 2 ? B : 0, causal, scale };
-    const [context, lse] = tf.engine().runKernel(FUSED_SELF_ATTENTION, { qkv, mask: m }, attrs as unknown as tf.NamedAttrMap) as [T, tf.Tensor3D];
+    const inputs: tf.NamedTensorMap = { qkv, mask: m, bias: bias ?? tf.zeros([0]) }; // always a bias input ([0]: none): tfjs saves every input the gradient names
+    const [context, lse] = tf.engine().runKernel(FUSED_SELF_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as [T, tf.Tensor3D];
     lse!.dispose();
     return context!;
   });

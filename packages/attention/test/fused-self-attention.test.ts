@@ -63,6 +63,27 @@ describe('fusedSelfAttention (tensorflow, native ops)', () => {
     });
   });
 
+  it('a bias given to the kernel equals adding it to qkv first: context, ∂qkv and ∂bias', (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const [B, T, H, D] = [3, 37, 2, 8]; // 37 rows: two row blocks, the second partial
+    const d = H * D;
+    tf.tidy(() => {
+      const qkv = tf.randomNormal([B * T, 3 * d], 0, 1, 'float32', 12) as tf.Tensor2D;
+      const bias = tf.randomNormal([3 * d], 0, 1, 'float32', 13) as tf.Tensor1D;
+      const r = tf.randomNormal([B * T, d], 0, 1, 'float32', 14);
+      const mask = tf.tensor2d([...new Array(T).fill(1), ...new Array(T).fill(1).map((_, j) => (j < 20 ? 1 : 0)), ...new Array(T).fill(1)], [B, T]);
+      const inside = (x: tf.Tensor, b: tf.Tensor) => fusedSelfAttention(x as tf.Tensor2D, { heads: H, batch: B, causal: true, mask, bias: b as tf.Tensor1D });
+      const before = (x: tf.Tensor, b: tf.Tensor) => fusedSelfAttention(tf.add(x, b) as tf.Tensor2D, { heads: H, batch: B, causal: true, mask });
+      expect(maxDiff(inside(qkv, bias), before(qkv, bias)), 'context').toBeLessThan(1e-5);
+      const loss = (f: (x: tf.Tensor, b: tf.Tensor) => tf.Tensor) => (x: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(f(x, b), r));
+      const [gx, gb] = tf.grads(loss(inside))([qkv, bias]);
+      const [rx, rb] = tf.grads(loss(before))([qkv, bias]);
+      expect(maxDiff(gx!, rx!), '∂qkv').toBeLessThan(1e-5);
+      expect(maxDiff(gb!, rb!), '∂bias').toBeLessThan(1e-4);
+      expect(() => fusedSelfAttention(qkv, { heads: H, batch: B, bias: tf.zeros([d]) as tf.Tensor1D })).toThrow(/expected bias float32 \[48\] \(\[b_q \| b_k \| b_v\]\), got float32 \[16\]/);
+    });
+  });
+
   it('packedHeads gives each block split into heads, with its gradient', (ctx) => {
     if (skip) return ctx.skip(skip);
     const [B, T, H, D] = [2, 5, 3, 4];

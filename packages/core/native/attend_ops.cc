@@ -975,7 +975,9 @@ REGISTER_KERNEL_BUILDER(Name("AttendBiasGeluGrad").Device(DEVICE_CPU), BiasGeluG
 //   AttendFusedSelfAttention  qkv [B,T,3·H·D] (a self-attention's three projections side by side, each
 //                             [H, D] per position: what one matMul with [W_q | W_k | W_v] gives) →
 //                             context [B,T,H·D] (heads merged), lse [B,H,T] — no head split or merge;
-//                             or the same as rows, qkv [B·T, 3·H·D] → context [B·T, H·D] (attr batch = B)
+//                             or the same as rows, qkv [B·T, 3·H·D] → context [B·T, H·D] (attr batch = B);
+//                             bias [3·H·D] (or [0]) is added to q, k, v as they are read, and the
+//                             gradient gives ∂bias as well (no bias add before, no column sum after)
 //   AttendSplitHeads          x [B,T,parts·H·D] → part `part` as [B,H,T,D] (the keys or values of qkv
 //                             for a cache: one op instead of a slice, a reshape and a transpose)
 // mask [B,Tk] (1 = real key) or [0] (none). Each thread takes whole pairs, so results do not depend
@@ -1031,11 +1033,30 @@ void Scores(const AttentionDims& d, bool causal, float scale, const ViewC& q, co
   }
 }
 
-void AttentionForward(OpKernelContext* ctx, const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const ViewC& v, const float* mask, const ViewW& o, float* L) {
+// A pair's q, k, v — with a bias [3, H, D] (the q, k, v blocks; D = DV) added, copied into `buf` as
+// contiguous rows and returned as views whose at(b, h) is the copy; without one, the views given.
+struct PairQKV {
+  ViewC q, k, v;
+};
+PairQKV WithBias(const AttentionDims& d, const ViewC& q, const ViewC& k, const ViewC& v, const float* bias, int64_t b, int64_t h, Floats& buf) {
+  if (bias == nullptr) return {q, k, v};
+  buf.resize((d.Tq + 2 * d.Tk) * d.D);
+  float *Q = buf.data(), *K = Q + d.Tq * d.D, *V = K + d.Tk * d.D;
+  const int64_t HD = d.H * d.D;
+  const auto fill = [&](const ViewC& from, int64_t rows, const float* add, float* to) {
+    for (int64_t t = 0; t < rows; t++) Array(to + t * d.D, d.D) = ArrayC(from.at(b, h) + t * from.rs, d.D) + ArrayC(add, d.D);
+  };
+  fill(q, d.Tq, bias + h * d.D, Q), fill(k, d.Tk, bias + HD + h * d.D, K), fill(v, d.Tk, bias + 2 * HD + h * d.D, V);
+  return {{Q, 0, 0, d.D}, {K, 0, 0, d.D}, {V, 0, 0, d.D}};
+}
+
+void AttentionForward(OpKernelContext* ctx, const AttentionDims& d, bool causal, float scale, const ViewC& q0, const ViewC& k0, const ViewC& v0, const float* mask, const ViewW& o, float* L,
+                      const float* bias = nullptr) {
   ParallelRange(ctx, d.B * d.H, 4 * d.Tq * d.Tk * (d.D + d.DV), [&](int64_t p0, int64_t p1) {
-    Floats buf(kRowBlock * std::max<int64_t>(d.Tk, 1));
+    Floats buf(kRowBlock * std::max<int64_t>(d.Tk, 1)), qkvbuf;
     for (int64_t p = p0; p < p1; p++) {
       const int64_t b = p / d.H, h = p % d.H;
+      const auto [q, k, v] = WithBias(d, q0, k0, v0, bias, b, h, qkvbuf);
       for (int64_t r0 = 0; r0 < d.Tq; r0 += kRowBlock) {
         const int64_t rb = std::min(kRowBlock, d.Tq - r0), end = KeyEnd(d, causal, r0, rb);
         MatW Op(o.at(b, h) + r0 * o.rs, rb, d.DV, Strided(o.rs));
@@ -1064,12 +1085,16 @@ void AttentionForward(OpKernelContext* ctx, const AttentionDims& d, bool causal,
   });
 }
 
-void AttentionBackward(OpKernelContext* ctx, const AttentionDims& d, bool causal, float scale, const ViewC& q, const ViewC& k, const ViewC& v, const float* mask,
-                       const ViewC& o, const float* L, const ViewC& dO, const float* dL, const ViewW& dq, const ViewW& dk, const ViewW& dv) {
+// With `bias`, also each pair's column sums of dq, dk, dv into dbias_pairs [B·H, 3, D] (its share of
+// ∂bias: the caller sums the pairs in order).
+void AttentionBackward(OpKernelContext* ctx, const AttentionDims& d, bool causal, float scale, const ViewC& q0, const ViewC& k0, const ViewC& v0, const float* mask,
+                       const ViewC& o, const float* L, const ViewC& dO, const float* dL, const ViewW& dq, const ViewW& dk, const ViewW& dv,
+                       const float* bias = nullptr, float* dbias_pairs = nullptr) {
   ParallelRange(ctx, d.B * d.H, 10 * d.Tq * d.Tk * (d.D + d.DV), [&](int64_t p0, int64_t p1) {
-    Floats pbuf(kRowBlock * std::max<int64_t>(d.Tk, 1)), gbuf(kRowBlock * std::max<int64_t>(d.Tk, 1));
+    Floats pbuf(kRowBlock * std::max<int64_t>(d.Tk, 1)), gbuf(kRowBlock * std::max<int64_t>(d.Tk, 1)), qkvbuf;
     for (int64_t p = p0; p < p1; p++) {
       const int64_t b = p / d.H, h = p % d.H;
+      const auto [q, k, v] = WithBias(d, q0, k0, v0, bias, b, h, qkvbuf);
       MatW dKp(dk.at(b, h), d.Tk, d.D, Strided(dk.rs)), dVp(dv.at(b, h), d.Tk, d.DV, Strided(dv.rs));
       dKp.setZero(), dVp.setZero();  // summed over the row blocks, in order
       for (int64_t r0 = 0; r0 < d.Tq; r0 += kRowBlock) {
@@ -1098,6 +1123,12 @@ void AttentionBackward(OpKernelContext* ctx, const AttentionDims& d, bool causal
         dVp.topRows(end).noalias() += P.transpose() * dOp;
         dQp.noalias() = scale * (dP * Kp);
         dKp.topRows(end).noalias() += scale * (dP.transpose() * Qp);
+      }
+      if (dbias_pairs != nullptr) {
+        float* out = dbias_pairs + p * 3 * d.D;
+        Eigen::Map<Eigen::RowVectorXf>(out, d.D) = MatW(dq.at(b, h), d.Tq, d.D, Strided(dq.rs)).colwise().sum();
+        Eigen::Map<Eigen::RowVectorXf>(out + d.D, d.D) = dKp.colwise().sum();
+        Eigen::Map<Eigen::RowVectorXf>(out + 2 * d.D, d.D) = dVp.colwise().sum();
       }
     }
   });
@@ -1212,6 +1243,15 @@ Status SelfAttentionShapes(const Tensor& qkv, int heads, int batch, AttentionDim
   return OkStatus();
 }
 
+// The packed projections' bias [3·H·D] (the q, k, v blocks), or null for [0] (none).
+Status BiasOf(const Tensor& bias, int64_t HD, const float** b) {
+  *b = nullptr;
+  if (bias.NumElements() == 0) return OkStatus();
+  if (bias.shape() != TensorShape({3 * HD})) return errors::InvalidArgument("AttendFusedSelfAttention: expected bias [", 3 * HD, "] (or [0]: none), got ", bias.shape().DebugString());
+  *b = bias.flat<float>().data();
+  return OkStatus();
+}
+
 class SelfAttentionOp : public AttentionOp {
  public:
   explicit SelfAttentionOp(OpKernelConstruction* c) : AttentionOp(c) {
@@ -1226,6 +1266,7 @@ class SelfAttentionOp : public AttentionOp {
 REGISTER_OP("AttendFusedSelfAttention")
     .Input("qkv: float")
     .Input("mask: float")
+    .Input("bias: float")
     .Attr("heads: int")
     .Attr("batch: int = 0")
     .Attr("causal: bool")
@@ -1247,9 +1288,11 @@ class FusedSelfAttention : public SelfAttentionOp {
     Tensor *context, *lse;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, cshape, &context));
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({d.B, d.H, T}), &lse));
+    const float* bias;
+    OP_REQUIRES_OK(ctx, BiasOf(ctx->input(2), HD, &bias));
     const float* X = qkv.flat<float>().data();
     AttentionForward(ctx, d, causal_, scale_, Rows(X, 0, T, 3 * HD, d.D), Rows(X, HD, T, 3 * HD, d.D), Rows(X, 2 * HD, T, 3 * HD, d.D), m,
-                     Rows(context->flat<float>().data(), 0, T, HD, d.D), lse->flat<float>().data());
+                     Rows(context->flat<float>().data(), 0, T, HD, d.D), lse->flat<float>().data(), bias);
   }
 };
 REGISTER_KERNEL_BUILDER(Name("AttendFusedSelfAttention").Device(DEVICE_CPU), FusedSelfAttention);
@@ -1257,6 +1300,7 @@ REGISTER_KERNEL_BUILDER(Name("AttendFusedSelfAttention").Device(DEVICE_CPU), Fus
 REGISTER_OP("AttendFusedSelfAttentionGrad")
     .Input("qkv: float")
     .Input("mask: float")
+    .Input("bias: float")
     .Input("context: float")
     .Input("lse: float")
     .Input("dcontext: float")
@@ -1265,13 +1309,14 @@ REGISTER_OP("AttendFusedSelfAttentionGrad")
     .Attr("batch: int = 0")
     .Attr("causal: bool")
     .Attr("scale: float")
-    .Output("dqkv: float");
+    .Output("dqkv: float")
+    .Output("dbias: float");
 
 class FusedSelfAttentionGrad : public SelfAttentionOp {
  public:
   using SelfAttentionOp::SelfAttentionOp;
   void Compute(OpKernelContext* ctx) override {
-    const Tensor &qkv = ctx->input(0), &context = ctx->input(2), &lse = ctx->input(3), &dcontext = ctx->input(4), &dlse = ctx->input(5);
+    const Tensor &qkv = ctx->input(0), &context = ctx->input(3), &lse = ctx->input(4), &dcontext = ctx->input(5), &dlse = ctx->input(6);
     AttentionDims d;
     const float* m;
     TensorShape cshape;
@@ -1280,13 +1325,24 @@ class FusedSelfAttentionGrad : public SelfAttentionOp {
     const int64_t HD = d.H * d.D, T = d.Tq;
     ATTEND_EXPECT(ctx, context.shape() == cshape && dcontext.shape() == context.shape() && lse.shape() == TensorShape({d.B, d.H, T}) && dlse.shape() == lse.shape(),
                   "AttendFusedSelfAttentionGrad: expected context and dcontext ", cshape.DebugString(), ", lse and dlse [B,H,T], got ", context.shape().DebugString(), ", ", dcontext.shape().DebugString(), ", ", lse.shape().DebugString(), ", ", dlse.shape().DebugString());
-    Tensor* dqkv;
+    const float* bias;
+    OP_REQUIRES_OK(ctx, BiasOf(ctx->input(2), HD, &bias));
+    Tensor *dqkv, *dbias;
     OP_REQUIRES_OK(ctx, ctx->allocate_output(0, qkv.shape(), &dqkv));  // every element written: each belongs to one (b, h)
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(1, TensorShape({bias == nullptr ? 0 : 3 * HD}), &dbias));
     const float* X = qkv.flat<float>().data();
     float* dX = dqkv->flat<float>().data();
+    Floats pairs(bias == nullptr ? 0 : d.B * d.H * 3 * d.D);
     AttentionBackward(ctx, d, causal_, scale_, Rows(X, 0, T, 3 * HD, d.D), Rows(X, HD, T, 3 * HD, d.D), Rows(X, 2 * HD, T, 3 * HD, d.D), m,
                       Rows(context.flat<float>().data(), 0, T, HD, d.D), lse.flat<float>().data(), Rows(dcontext.flat<float>().data(), 0, T, HD, d.D), dlse.flat<float>().data(),
-                      Rows(dX, 0, T, 3 * HD, d.D), Rows(dX, HD, T, 3 * HD, d.D), Rows(dX, 2 * HD, T, 3 * HD, d.D));
+                      Rows(dX, 0, T, 3 * HD, d.D), Rows(dX, HD, T, 3 * HD, d.D), Rows(dX, 2 * HD, T, 3 * HD, d.D), bias, bias == nullptr ? nullptr : pairs.data());
+    if (bias == nullptr) return;
+    // ∂bias [3, H, D]: the pairs' column sums, summed over the batch in order.
+    float* dB = dbias->flat<float>().data();
+    std::fill(dB, dB + 3 * HD, 0.f);
+    for (int64_t b = 0; b < d.B; b++)
+      for (int64_t h = 0; h < d.H; h++)
+        for (int part = 0; part < 3; part++) Array(dB + part * HD + h * d.D, d.D) += ArrayC(pairs.data() + ((b * d.H + h) * 3 + part) * d.D, d.D);
   }
 };
 REGISTER_KERNEL_BUILDER(Name("AttendFusedSelfAttentionGrad").Device(DEVICE_CPU), FusedSelfAttentionGrad);

@@ -191,12 +191,12 @@ export class MultiHeadAttention {
     const h = this.config.heads;
     return tidy(() => {
       const x2: tf.Tensor2D = tf.reshape(query, [B * T, d]); // [B·T, d]
-      let qkv: tf.Tensor2D = tf.matMul(x2, tf.concat([this.q.W, this.k.W, this.v.W], 1) as tf.Tensor2D); // [B·T, 3d]
-      if (this.q.b) qkv = tf.add(qkv, tf.concat([this.q.b, this.k.b!, this.v.b!])) as tf.Tensor2D; // + [b_q | b_k | b_v]
-      const context = fusedSelfAttention(qkv, { heads: h, batch: B, causal, mask }); // [B·T, d]: rows in, rows out
+      const qkv: tf.Tensor2D = tf.matMul(x2, tf.concat([this.q.W, this.k.W, this.v.W], 1) as tf.Tensor2D); // [B·T, 3d]
+      const bias = this.q.b ? (tf.concat([this.q.b, this.k.b!, this.v.b!]) as tf.Tensor1D) : undefined; // [b_q | b_k | b_v], added inside the kernel
+      const context = fusedSelfAttention(qkv, { heads: h, batch: B, causal, mask, bias }); // [B·T, d]: rows in, rows out
       const output = tf.reshape(this.o.apply(context), [B, T, d]) as tf.Tensor3D; // [B, T, d]
       if (!returnCache) return { output, weights: null, cache: { k: tf.zeros([B, h, 0, this.headSize]), v: tf.zeros([B, h, 0, this.headSize]) } };
-      const packed = tf.reshape(qkv, [B, T, 3 * d]) as tf.Tensor3D; // [B, T, 3d]
+      const packed = tf.reshape(bias ? tf.add(qkv, bias) : qkv, [B, T, 3 * d]) as tf.Tensor3D; // [B, T, 3d], biases in
       return { output, weights: null, cache: { k: packedHeads(packed, h, 3, 1), v: packedHeads(packed, h, 3, 2) } }; // [B, h, T, d_k] each
     });
   }
