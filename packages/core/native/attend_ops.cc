@@ -35,6 +35,9 @@
 namespace attend {
 using namespace tensorflow;
 
+// Shape checks with expected-vs-actual messages.
+#define ATTEND_EXPECT(ctx, cond, ...) OP_REQUIRES(ctx, cond, errors::InvalidArgument(__VA_ARGS__))
+
 // Scratch buffers 64-byte aligned like TensorFlow's own: Eigen peels unaligned heads with scalar
 // code whose tanh/σ differ from the vector ones in the last bit, so a buffer's alignment must not
 // vary from call to call (results are then bit-for-bit repeatable).
@@ -293,10 +296,100 @@ class LstmRecurrenceGrad : public OpKernel {
 };
 REGISTER_KERNEL_BUILDER(Name("AttendLstmRecurrenceGrad").Device(DEVICE_CPU), LstmRecurrenceGrad);
 
+// ---- One step of a stacked LSTM language model, for generation (packages/recurrent/src/language-model.ts):
+// embedding row → each layer's LSTM step → head, in one op instead of ~8 tfjs ops and their JS.
+//   AttendLstmLmStep(ids [B] int32, table [V,E], weights: per layer W_x [D,4H], W_h [H,4H], b [4H],
+//                    states: per layer h [B,H], c [B,H], w_hy [H,V], b_y [V]) → logits [B,V], next states
+// Each layer's product is split over the intra-op threads by hidden unit (its 4 gate columns), so the
+// weights — the whole cost at B = 1 — are streamed by every core; one fork/join a layer.
+REGISTER_OP("AttendLstmLmStep")
+    .Input("ids: int32")
+    .Input("table: float")
+    .Input("weights: N * float")
+    .Input("states: M * float")
+    .Input("w_hy: float")
+    .Input("b_y: float")
+    .Attr("N: int >= 3")
+    .Attr("M: int >= 2")
+    .Output("logits: float")
+    .Output("next: M * float");
+
+class LstmLmStep : public OpKernel {
+ public:
+  explicit LstmLmStep(OpKernelConstruction* c) : OpKernel(c) {}
+  void Compute(OpKernelContext* ctx) override {
+    const Tensor &ids = ctx->input(0), &table = ctx->input(1);
+    OpInputList weights, states;
+    OP_REQUIRES_OK(ctx, ctx->input_list("weights", &weights));
+    OP_REQUIRES_OK(ctx, ctx->input_list("states", &states));
+    const Tensor &why = ctx->input(ctx->num_inputs() - 2), &by = ctx->input(ctx->num_inputs() - 1);
+    const int L = weights.size() / 3;
+    ATTEND_EXPECT(ctx, weights.size() == 3 * L && states.size() == 2 * L, "AttendLstmLmStep: expected 3 weights and 2 states per layer, got ", weights.size(), " and ", states.size());
+    ATTEND_EXPECT(ctx, ids.dims() == 1 && table.dims() == 2 && why.dims() == 2 && by.dims() == 1 && why.dim_size(1) == by.dim_size(0),
+                  "AttendLstmLmStep: expected ids [B], table [V,E], w_hy [H,V], b_y [V], got ", ids.shape().DebugString(), ", ", table.shape().DebugString(), ", ", why.shape().DebugString(), ", ", by.shape().DebugString());
+    const int64_t B = ids.dim_size(0), V = table.dim_size(0), H = why.dim_size(0), G = 4 * H, Vout = why.dim_size(1);
+    int64_t D = table.dim_size(1);
+    for (int l = 0; l < L; l++) {
+      ATTEND_EXPECT(ctx, weights[3 * l].shape() == TensorShape({D, G}) && weights[3 * l + 1].shape() == TensorShape({H, G}) && weights[3 * l + 2].shape() == TensorShape({G}) &&
+                             states[2 * l].shape() == TensorShape({B, H}) && states[2 * l + 1].shape() == TensorShape({B, H}),
+                    "AttendLstmLmStep: layer ", l, ": expected W_x [", D, ",", G, "], W_h [", H, ",", G, "], b [", G, "], h and c [", B, ",", H, "], got ", weights[3 * l].shape().DebugString(), ", ",
+                    weights[3 * l + 1].shape().DebugString(), ", ", weights[3 * l + 2].shape().DebugString(), ", ", states[2 * l].shape().DebugString(), ", ", states[2 * l + 1].shape().DebugString());
+      D = H;
+    }
+    const int32_t* Id = ids.flat<int32_t>().data();
+    for (int64_t b = 0; b < B; b++) ATTEND_EXPECT(ctx, Id[b] >= 0 && Id[b] < V, "AttendLstmLmStep: ids[", b, "] = ", Id[b], " is not a token id in [0, ", V, ")");
+    Tensor* logits;
+    OP_REQUIRES_OK(ctx, ctx->allocate_output(0, TensorShape({B, Vout}), &logits));
+    OpOutputList next;
+    OP_REQUIRES_OK(ctx, ctx->output_list("next", &next));
+    std::vector<float*> hn(L), cn(L);
+    for (int l = 0; l < L; l++) {
+      Tensor *h, *c;
+      OP_REQUIRES_OK(ctx, next.allocate(2 * l, TensorShape({B, H}), &h));
+      OP_REQUIRES_OK(ctx, next.allocate(2 * l + 1, TensorShape({B, H}), &c));
+      hn[l] = h->flat<float>().data(), cn[l] = c->flat<float>().data();
+    }
+    const Split split(H, std::max(1, std::min(ctx->device()->tensorflow_cpu_worker_threads()->num_threads, static_cast<int>(H / 64))));
+    const int S = split.count();
+    std::vector<Floats> zbuf(S);
+    for (int l = 0; l < L; l++) {
+      const float* Wx = weights[3 * l].flat<float>().data();
+      const float* Wh = weights[3 * l + 1].flat<float>().data();
+      const float* bias = weights[3 * l + 2].flat<float>().data();
+      const float* h0 = states[2 * l].flat<float>().data();
+      const float* c0 = states[2 * l + 1].flat<float>().data();
+      const int64_t Din = l == 0 ? table.dim_size(1) : H;
+      Fork(ctx, S, [&](int s) {
+        const int64_t lo = split.lo(s), n = split.n(s);
+        Floats& z = zbuf[s];
+        z.resize(4 * n);
+        for (int64_t b = 0; b < B; b++) {
+          const float* x = l == 0 ? table.flat<float>().data() + int64_t{Id[b]} * Din : hn[l - 1] + b * H;
+          for (int g = 0; g < 4; g++) Array(z.data() + g * n, n) = ArrayC(bias + g * H + lo, n);
+          // z[g] += Σ_k x_k W_x[k, gH + lo …] + Σ_k h_k W_h[k, gH + lo …]: rows of W read in contiguous runs of n.
+          for (int64_t k = 0; k < Din; k++)
+            for (int g = 0; g < 4; g++) Array(z.data() + g * n, n) += x[k] * ArrayC(Wx + k * G + g * H + lo, n);
+          for (int64_t k = 0; k < H; k++)
+            for (int g = 0; g < 4; g++) Array(z.data() + g * n, n) += h0[b * H + k] * ArrayC(Wh + k * G + g * H + lo, n);
+          Array i(z.data(), n), f(z.data() + n, n), gg(z.data() + 2 * n, n), o(z.data() + 3 * n, n);
+          i = i.logistic(), f = f.logistic(), gg = gg.tanh(), o = o.logistic();
+          Array c(cn[l] + b * H + lo, n), h(hn[l] + b * H + lo, n);
+          c = f * ArrayC(c0 + b * H + lo, n) + i * gg;  // c_t = f ⊙ c_{t−1} + i ⊙ g
+          h = o * c.tanh();                               // h_t = o ⊙ tanh(c_t)
+        }
+      });
+    }
+    // logits = h_L·W_hy + b_y
+    Eigen::Map<const RowMat> hL(hn[L - 1], B, H), W(why.flat<float>().data(), H, Vout);
+    Eigen::Map<RowMat> out(logits->flat<float>().data(), B, Vout);
+    out.noalias() = hL * W;
+    out.rowwise() += Eigen::Map<const Eigen::RowVectorXf>(by.flat<float>().data(), Vout);
+  }
+};
+REGISTER_KERNEL_BUILDER(Name("AttendLstmLmStep").Device(DEVICE_CPU), LstmLmStep);
+
 // ---- Shared by the vanilla RNN and both GRUs.
 
-// Shape checks with expected-vs-actual messages.
-#define ATTEND_EXPECT(ctx, cond, ...) OP_REQUIRES(ctx, cond, errors::InvalidArgument(__VA_ARGS__))
 
 // A shard's columns of W `[K, ld]` for its units [lo, lo + n) in each of `blocks` gate blocks of
 // width H starting at column `first`, side by side: packed [K, blocks·n].

@@ -9,12 +9,15 @@
 // Variables (stable names, for checkpoints): `embedding/table`, `layer<ℓ>/<cell>/<weight>`
 // (e.g. `layer0/lstm/W_x`), `head/W_hy`, `head/b_y`.
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, glorotUniform, hashSeed, makeVariable, prefixed, Rng, ShapeError, sparseSoftmaxCrossEntropy, type SetWeightsOptions } from '@attend/core';
+import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, glorotUniform, hashSeed, makeVariable, prefixed, Rng, runTensorflowOp, ShapeError, sparseSoftmaxCrossEntropy, tensorflowNativeOps, type SetWeightsOptions, type TFBinding } from '@attend/core';
 import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind } from './cell.js';
 import { Embedding } from './embedding.js';
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sampling.js';
 import { StackedRNN } from './stacked.js';
-import type { RNNState } from './state.js';
+import { checkState, zeroState, type RNNState } from './state.js';
+import { recordingGradients } from './derived-weights.js';
+import type { RNNLayer } from './rnn-layer.js';
+import type { LSTMCell } from './lstm.js';
 
 export interface RNNLanguageModelConfig {
   /** `'rnn'`, `'lstm'` or `'gru'` (default `'lstm'`). */
@@ -154,6 +157,7 @@ export class RNNLanguageModel {
    */
   step(ids: tf.Tensor1D, state?: RNNState): { logits: tf.Tensor2D; state: RNNState } {
     this.checkIds('step', ids, 1);
+    if (this.config.cell === 'lstm' && tensorflowNativeOps() && !recordingGradients()) return this.nativeLstmStep(ids, state);
     return tf.tidy(() => {
       const e = this.embedding.forward(ids) as tf.Tensor2D; // [B, E]
       const r = this.rnn.step(e, state); // [B, H]
@@ -236,6 +240,30 @@ export class RNNLanguageModel {
   /** `[N, H]` → `[N, V]`. */
   private head(h: tf.Tensor2D): tf.Tensor2D {
     return tf.add(tf.matMul(h, this.W_hy), this.b_y);
+  }
+
+  /**
+   * `step` for an LSTM on tensorflow with Attend's native ops (AttendLstmLmStep, @attend/core's
+   * native/attend_ops.cc): embedding row, every layer's step and the head in one op — generation,
+   * not under a gradient tape (the op has no gradient).
+   */
+  private nativeLstmStep(ids: tf.Tensor1D, state?: RNNState): { logits: tf.Tensor2D; state: RNNState } {
+    const L = this.rnn.layers.length;
+    const B = ids.shape[0];
+    if (state) checkState('RNNLanguageModel.step state', state, L, B, this.config.hidden, true);
+    const s = state ?? zeroState(L, B, this.config.hidden, true);
+    try {
+      const weights = this.rnn.layers.flatMap((layer) => {
+        const cell = (layer as RNNLayer).cell as LSTMCell;
+        return [cell.W_x, cell.W_h, cell.b];
+      });
+      const states = s.h.flatMap((h, l) => [h, s.c![l]!]);
+      const int = (b: TFBinding, name: string, value: number) => ({ name, type: b.TF_ATTR_INT, value });
+      const [logits, ...next] = runTensorflowOp('AttendLstmLmStep', [ids, this.embedding.table, ...weights, ...states, this.W_hy, this.b_y], (b) => [int(b, 'N', 3 * L), int(b, 'M', 2 * L)], 1 + 2 * L);
+      return { logits: logits as tf.Tensor2D, state: { h: next.filter((_, i) => i % 2 === 0) as tf.Tensor2D[], c: next.filter((_, i) => i % 2 === 1) as tf.Tensor2D[] } };
+    } finally {
+      if (!state) tf.dispose(s);
+    }
   }
 
   private checkIds(method: string, ids: tf.Tensor, rank: number, name = rank === 1 ? 'ids' : 'inputs'): [number, number] {

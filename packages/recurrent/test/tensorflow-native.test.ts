@@ -4,7 +4,8 @@
 // which ./tensorflow-sequence.test.ts checks against autodiff through the cells' own steps: outputs,
 // final states and every gradient, for every cell, at a size that runs on one thread and at one that
 // splits the hidden units over two (uneven shards, batch rows not a multiple of the 4-row tile);
-// inference without a tape; no leaks; shape errors. Skipped where tfjs-node is not built; where CI
+// inference without a tape; no leaks; shape errors; and the language model's one-op LSTM step
+// (AttendLstmLmStep) against its TensorFlow-op step. Skipped where tfjs-node is not built; where CI
 // builds it (ATTEND_EXPECT_TENSORFLOW=1) the native ops must be loaded.
 import * as tf from '@tensorflow/tfjs-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -14,6 +15,7 @@ import { GRUCell } from '../src/gru.js';
 import { LSTMCell } from '../src/lstm.js';
 import { SimpleRNNCell } from '../src/simple-rnn.js';
 import { RNNLayer } from '../src/rnn-layer.js';
+import { RNNLanguageModel } from '../src/language-model.js';
 import type { RecurrentCell } from '../src/cell.js';
 
 let skip = '';
@@ -112,5 +114,46 @@ describe('native recurrence ops: bad shapes', () => {
     expect(() => runTensorflowOp('AttendLstmRecurrence', [zx, wh, h0, h0], [], 3)).toThrow(/AttendLstmRecurrence: expected w_h \[H,4H\] and zx \[B,T,4H\], got \[3,12\] and \[2,3,8\]/);
     expect(() => runTensorflowOp('AttendRnnRecurrence', [tf.zeros([2, 0, 3]), tf.zeros([3, 3]), h0], [], 1)).toThrow(/T > 0/);
     tf.dispose([zx, wh, h0]);
+  });
+});
+
+describe('native LSTM language-model step (AttendLstmLmStep)', () => {
+  it('gives the logits and states of the TensorFlow-op step, samples the same ids, keeps nothing, and leaves training steps to the taped path', (ctx) => {
+    if (skip) return ctx.skip(skip);
+    const model = new RNNLanguageModel({ cell: 'lstm', vocabSize: 11, embed: 6, hidden: 40, layers: 2, seed: 3 });
+    tf.tidy(() => {
+      for (const v of Object.values(model.variables())) if (v.name.includes('b')) v.assign(tf.randomNormal(v.shape, 0, 0.5, 'float32', 5));
+    });
+    const ids = tf.tensor1d([3, 0, 10], 'int32');
+    const state = { h: [0, 1].map((l) => tf.randomNormal([3, 40], 0, 0.5, 'float32', 7 + l)) as tf.Tensor2D[], c: [0, 1].map((l) => tf.randomNormal([3, 40], 0, 0.5, 'float32', 9 + l)) as tf.Tensor2D[] };
+    const both = (f: () => { logits: tf.Tensor2D; state: { h: tf.Tensor2D[]; c?: tf.Tensor2D[] } }) => {
+      const native = f();
+      const before = setTensorflowNativeOps(false);
+      const ops = f();
+      setTensorflowNativeOps(before);
+      return { native, ops };
+    };
+    for (const s of [state, undefined]) {
+      const { native, ops } = both(() => model.step(ids, s));
+      expect(maxDiff(native.logits, ops.logits), 'logits').toBeLessThan(1e-5);
+      for (const k of ['h', 'c'] as const) native.state[k]!.forEach((t, l) => expect(maxDiff(t, ops.state[k]![l]!), `${k}[${l}]`).toBeLessThan(1e-5));
+      tf.dispose([native, ops] as unknown as tf.TensorContainer);
+    }
+    const start = tf.memory().numTensors;
+    const a = model.sample({ prime: [1, 2, 3], length: 40, seed: 4, temperature: 0.9 });
+    const before = setTensorflowNativeOps(false);
+    const b = model.sample({ prime: [1, 2, 3], length: 40, seed: 4, temperature: 0.9 });
+    setTensorflowNativeOps(before);
+    expect(a).toEqual(b);
+    expect(tf.memory().numTensors).toBe(start);
+    // Under a tape the step keeps its differentiable path (the native op has no gradient).
+    const g = tf.grad((w: tf.Tensor) => tf.sum(tf.mul(model.step(ids, state).logits, w)))(tf.ones([3, 11]));
+    expect(g.shape).toEqual([3, 11]);
+    const gw = tf.variableGrads(() => tf.sum(model.step(ids, state).logits) as tf.Scalar, [model.W_hy]);
+    expect(tf.sum(tf.abs(gw.grads[model.W_hy.name]!)).dataSync()[0]).toBeGreaterThan(0);
+    expect(() => model.step(tf.tensor1d([1, 11, 0], 'int32'), state)).toThrow(/ids\[1\] = 11 is not a token id in \[0, 11\)/);
+    tf.dispose([ids, g, gw.value, gw.grads] as unknown as tf.TensorContainer);
+    tf.dispose(state as unknown as tf.TensorContainer);
+    model.dispose();
   });
 });
