@@ -1,13 +1,13 @@
 // Attend's native TensorFlow ops (../native/attend_ops.cc, a TensorFlow custom-op library): built by
 // `attend setup tensorflow` right after tfjs-node's addon, against the same Python TensorFlow wheel,
-// into tfjs-node's deps/attend/ (so a rebuild of tfjs-node against another TensorFlow replaces both),
-// and loaded into the process with process.dlopen when the tensorflow backend starts. Its file name
-// carries a hash of the source: after an upgrade of @attend/core a stale library is not loaded, and
-// the backend's detail line says to rerun the setup. Optional throughout: without the library every
+// into tfjs-node's deps/attend/, and loaded into the process with process.dlopen when the tensorflow
+// backend starts. Its file name carries a hash of the source and of the TensorFlow it was built
+// against: after an upgrade of @attend/core, or a setup against another TensorFlow, a stale library
+// is not loaded, and the backend's detail line says to rerun the setup. Optional throughout: without the library every
 // layer keeps its TensorFlow-op path. Node only.
 import { spawnSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, realpathSync, renameSync, rmSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { markTensorflowNativeOpsLoaded } from './tensorflow-ops.js';
@@ -15,9 +15,19 @@ import { markTensorflowNativeOpsLoaded } from './tensorflow-ops.js';
 /** The C++ source, shipped in the package (`native/`). */
 export const NATIVE_OPS_SOURCE = fileURLToPath(new URL('../native/attend_ops.cc', import.meta.url));
 
-/** Where the library for this source lives inside tfjs-node's package directory. */
+/**
+ * Where the library lives inside tfjs-node's package directory: named after a hash of the source and
+ * of the libtensorflow_framework tfjs-node links (the wheel `attend setup tensorflow` pointed it at),
+ * so that neither a new source nor a tfjs-node rebuilt against another TensorFlow finds an old build.
+ */
 export function nativeOpsFile(tfjsNodeDir: string): string {
-  const hash = createHash('sha256').update(readFileSync(NATIVE_OPS_SOURCE)).digest('hex').slice(0, 12);
+  let against = '';
+  try {
+    against = realpathSync(join(tfjsNodeDir, 'deps', 'lib', 'libtensorflow_framework.so.2'));
+  } catch {
+    // no such link (yet): the source alone
+  }
+  const hash = createHash('sha256').update(readFileSync(NATIVE_OPS_SOURCE)).update(against).digest('hex').slice(0, 12);
   return join(tfjsNodeDir, 'deps', 'attend', `attend_ops-${hash}.node`);
 }
 
