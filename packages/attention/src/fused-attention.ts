@@ -17,7 +17,7 @@
 // causal (query i sees keys j ≤ i, top-left aligned). Masked keys get weight exactly 0; a fully masked
 // row gives context 0 and lse −∞ (log of an empty sum), and gradient 0.
 import * as tf from '@tensorflow/tfjs-core';
-import { ConfigError, cpuArrayIO, runTensorflowOp, ShapeError, tensorflowNativeOps, wasmArrayIO, webgpuGroupProgram, webgpuRowProgram, wgslFloat, type KernelArrayIO, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
+import { ConfigError, cpuArrayIO, runTensorflowOp, ShapeError, tensorflowNativeOps, tfAttrs, wasmArrayIO, webgpuGroupProgram, webgpuRowProgram, wgslFloat, type KernelArrayIO, type TFBinding, type WebGPUBackendLike, type WebGPUProgramLike } from '@attend/core';
 import { scaledDotProductAttention } from './scaled-dot.js';
 
 export const FUSED_ATTENTION = 'AttendFusedAttention';
@@ -630,10 +630,7 @@ const fusedAttentionGradConfig: tf.GradConfig = {
 // tensorflow: Attend's native ops (the kernels exist only where tensorflowNativeOps(): see fusedAttentionAvailable).
 function tensorflowAttrs(attrs: tf.NamedAttrMap | undefined) {
   const { causal, scale } = attrs as unknown as FusedAttentionAttrs;
-  return (b: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number }) => [
-    { name: 'causal', type: b.TF_ATTR_BOOL, value: causal },
-    { name: 'scale', type: b.TF_ATTR_FLOAT, value: scale },
-  ];
+  return (b: TFBinding) => tfAttrs(b, { bool: { causal }, float: { scale } });
 }
 
 const tensorflowForward = ((args: Args) => {
@@ -656,13 +653,8 @@ interface FusedSelfAttentionAttrs extends FusedAttentionAttrs {
 }
 
 function selfAttentionAttrs(attrs: tf.NamedAttrMap | undefined) {
-  const { heads, batch } = attrs as unknown as FusedSelfAttentionAttrs;
-  const rest = tensorflowAttrs(attrs);
-  return (b: { TF_ATTR_BOOL: number; TF_ATTR_FLOAT: number; TF_ATTR_INT: number }) => [
-    { name: 'heads', type: b.TF_ATTR_INT, value: heads },
-    { name: 'batch', type: b.TF_ATTR_INT, value: batch },
-    ...rest(b),
-  ];
+  const { heads, batch, causal, scale } = attrs as unknown as FusedSelfAttentionAttrs;
+  return (b: TFBinding) => tfAttrs(b, { int: { heads, batch }, bool: { causal }, float: { scale } });
 }
 
 const tensorflowSelfForward = ((args: Args) => {
@@ -699,8 +691,7 @@ interface SplitHeadsAttrs {
 
 const tensorflowSplitHeads = ((args: Args) => {
   const { heads, parts, part } = args.attrs as unknown as SplitHeadsAttrs;
-  const int = (b: { TF_ATTR_INT: number }, name: string, value: number) => ({ name, type: b.TF_ATTR_INT, value });
-  return runTensorflowOp('AttendSplitHeads', [args.inputs.x!], (b) => [int(b, 'heads', heads), int(b, 'parts', parts), int(b, 'part', part)], 1)[0];
+  return runTensorflowOp('AttendSplitHeads', [args.inputs.x!], (b) => tfAttrs(b, { int: { heads, parts, part } }), 1)[0];
 }) as unknown as tf.KernelFunc;
 
 const splitHeadsGradConfig: tf.GradConfig = {
@@ -825,15 +816,8 @@ export function fusedAttentionKernel(
   if (!tf.getKernel(FUSED_ATTENTION, backend)) {
     throw new ConfigError(`fusedAttention: no ${FUSED_ATTENTION} kernel for backend '${backend}' (have: ${FUSED_ATTENTION_BACKENDS.join(', ')}); use fusedAttention() for the composite fallback`);
   }
-  const B = q.shape[0];
-  const Tk = k.shape[2];
   return tf.tidy(() => {
-    if (mask !== undefined && (!(mask instanceof tf.Tensor) || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== Tk)) {
-      throw new ShapeError(`fusedAttention: expected mask of shape [${B}, ${Tk}] (1 = real key, 0 = padding), got ${mask instanceof tf.Tensor ? fmt(mask) : typeof mask}`);
-    }
-    // Always a mask input (all ones when none is given): tfjs saves every name in inputsToSave.
-    const m = mask === undefined ? tf.ones([B, Tk]) : mask.dtype === 'float32' ? mask : tf.cast(tf.notEqual(mask, 0), 'float32');
-    const inputs: tf.NamedTensorMap = { q, k, v, mask: m };
+    const inputs: tf.NamedTensorMap = { q, k, v, mask: keyMask('fusedAttention', mask, q.shape[0], k.shape[2]) };
     const attrs: FusedAttentionAttrs = { causal, scale };
     const [context, lse] = tf.engine().runKernel(FUSED_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as [tf.Tensor4D, tf.Tensor3D];
     return { context: context!, lse: lse! };
@@ -907,14 +891,10 @@ export function fusedSelfAttention<T extends tf.Tensor3D | tf.Tensor2D>(qkv: T, 
   if (bias !== undefined && (!(bias instanceof tf.Tensor) || bias.rank !== 1 || bias.shape[0] !== width || bias.dtype !== 'float32')) {
     throw new ShapeError(`fusedSelfAttention: expected bias float32 [${width}] ([b_q | b_k | b_v]), got ${bias instanceof tf.Tensor ? `${bias.dtype} ${fmt(bias)}` : typeof bias}`);
   }
-  const scale = options.scale ?? 1 / Math.sqrt(qkv.shape[qkv.rank - 1]! / 3 / heads);
-  if (mask !== undefined && (!(mask instanceof tf.Tensor) || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== T)) {
-    throw new ShapeError(`fusedSelfAttention: expected mask of shape [${B}, ${T}] (1 = real key, 0 = padding), got ${mask instanceof tf.Tensor ? fmt(mask) : typeof mask}`);
-  }
+  const scale = options.scale ?? 1 / Math.sqrt(width / 3 / heads);
   return tf.tidy(() => {
-    const m = mask === undefined ? tf.ones([B, T]) : mask.dtype === 'float32' ? mask : tf.cast(tf.notEqual(mask, 0), 'float32');
     const attrs: FusedSelfAttentionAttrs = { heads, batch: qkv.rank === 2 ? B : 0, causal, scale };
-    const inputs: tf.NamedTensorMap = { qkv, mask: m, bias: bias ?? tf.zeros([0]) }; // always a bias input ([0]: none): tfjs saves every input the gradient names
+    const inputs: tf.NamedTensorMap = { qkv, mask: keyMask('fusedSelfAttention', mask, B, T), bias: bias ?? tf.zeros([0]) }; // always a bias input ([0]: none): tfjs saves every input the gradient names
     const [context, lse] = tf.engine().runKernel(FUSED_SELF_ATTENTION, inputs, attrs as unknown as tf.NamedAttrMap) as [T, tf.Tensor3D];
     lse!.dispose();
     return context!;
@@ -932,6 +912,19 @@ export function packedHeads(x: tf.Tensor3D, heads: number, parts: number, part: 
   if (!Number.isInteger(part) || part < 0 || part >= parts) throw new ConfigError(`packedHeads: expected part an integer in [0, ${parts}), got ${part}`);
   const attrs: SplitHeadsAttrs = { heads, parts, part };
   return tf.engine().runKernel(SPLIT_HEADS, { x }, attrs as unknown as tf.NamedAttrMap) as tf.Tensor4D;
+}
+
+/**
+ * The kernels' mask input: `mask` `[B, Tk]` (any dtype; non-zero = real key) as float 1/0, or all ones
+ * when none is given — always a mask input, since tfjs saves every input a gradient names. Throws
+ * naming the expected shape. Call inside a tidy.
+ */
+function keyMask(what: string, mask: tf.Tensor | undefined, B: number, Tk: number): tf.Tensor {
+  if (mask === undefined) return tf.ones([B, Tk]);
+  if (!(mask instanceof tf.Tensor) || mask.rank !== 2 || mask.shape[0] !== B || mask.shape[1] !== Tk) {
+    throw new ShapeError(`${what}: expected mask of shape [${B}, ${Tk}] (1 = real key, 0 = padding), got ${mask instanceof tf.Tensor ? fmt(mask) : typeof mask}`);
+  }
+  return mask.dtype === 'float32' ? mask : tf.cast(tf.notEqual(mask, 0), 'float32');
 }
 
 /**

@@ -15,7 +15,7 @@
 // forward output would take a second dispatch). ε is a uniform: one shader per [N, V].
 import * as tf from '@tensorflow/tfjs-core';
 import { assertNumber, ShapeError } from './errors.js';
-import { runTensorflowOp, tensorflowAvailable } from './tensorflow-ops.js';
+import { runTensorflowOp, tensorflowAvailable, tfAttrs } from './tensorflow-ops.js';
 import { webgpuGroupProgram, type WebGPUBackendLike, type WebGPUProgramLike } from './webgpu-program.js';
 
 /** The webgpu kernels' names: logits [N, V], targets int32 [N] → loss [N]; + dy [N] → ∂loss/∂logits [N, V]. */
@@ -157,10 +157,7 @@ export function sparseSoftmaxCrossEntropy(logits: tf.Tensor2D, targets: tf.Tenso
     }
     if (fused) {
       // Outputs: loss [N], backprop [N, V] = softmax(z) − onehot(y).
-      const [value, backprop] = runTensorflowOp('SparseSoftmaxCrossEntropyWithLogits', [x, targets], (b) => [
-        { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-        { name: 'Tlabels', type: b.TF_ATTR_TYPE, value: b.TF_INT32 },
-      ], 2);
+      const [value, backprop] = runTensorflowOp('SparseSoftmaxCrossEntropyWithLogits', [x, targets], (b) => tfAttrs(b, { type: { T: 'float32', Tlabels: 'int32' } }), 2);
       save([backprop!]);
       return { value: value!, gradFunc: (dy: tf.Tensor, [bp]: tf.Tensor[]) => tf.mul(bp!, tf.reshape(dy, [N, 1])) }; // [N, V]
     }

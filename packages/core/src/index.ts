@@ -37,7 +37,7 @@ export {
 export { registerWasmGapKernels, WASM_GAP_KERNELS } from './wasm-kernels.js';
 export { setWasmFastPaths, WASM_FAST_PATH_KERNELS } from './wasm-fast-paths.js';
 export { SPARSE_CROSS_ENTROPY, SPARSE_CROSS_ENTROPY_GRAD, sparseSoftmaxCrossEntropy } from './cross-entropy.js';
-export { columnSums, runTensorflowOp, setTensorflowNativeOps, tensorflowAvailable, tensorflowNativeOps, tensorflowBackend, TensorflowOps, type TFAttr, type TFBackend, type TFBinding, type TFHandle } from './tensorflow-ops.js';
+export { columnSums, runTensorflowOp, setTensorflowNativeOps, tensorflowAvailable, tensorflowNativeOps, tensorflowBackend, TensorflowOps, tfAttrs, type TFAttr, type TFAttrSpec, type TFBackend, type TFBinding, type TFHandle } from './tensorflow-ops.js';
 export { cpuArrayIO, tensorflowArrayIO, wasmArrayIO, type KernelArrayIO } from './kernel-io.js';
 export { f32Bits, setSimdThreads, simdKernels, simdStatus, type SimdExports, type SimdJob, SimdKernels } from './simd.js';
 export { webgpuGroupProgram, webgpuRowProgram, wgslFloat, type WebGPUBackendLike, type WebGPUGroupOptions, type WebGPUProgramLike } from './webgpu-program.js';

@@ -66,6 +66,28 @@ export function markTensorflowNativeOpsLoaded(loaded: boolean): void {
   nativeLoaded = loaded;
 }
 
+/** An op's attributes by kind, e.g. `{ type: { T: 'float32' }, bool: { causal: true }, float: { scale: 0.5 }, int: { heads: 4 } }`. */
+export interface TFAttrSpec {
+  type?: Record<string, 'float32' | 'int32'>;
+  int?: Record<string, number>;
+  bool?: Record<string, boolean>;
+  float?: Record<string, number>;
+  string?: Record<string, string>;
+}
+
+/** `spec` as the binding's attribute list (an int and a float are told apart by where they are listed, not by value). */
+export function tfAttrs(bind: TFBinding, spec: TFAttrSpec): TFAttr[] {
+  const of = <V>(kind: Record<string, V> | undefined, type: number, value: (v: V) => unknown = (v) => v) =>
+    Object.entries(kind ?? {}).map(([name, v]) => ({ name, type, value: value(v) }));
+  return [
+    ...of(spec.type, bind.TF_ATTR_TYPE, (t) => (t === 'int32' ? bind.TF_INT32 : bind.TF_FLOAT)),
+    ...of(spec.int, bind.TF_ATTR_INT),
+    ...of(spec.bool, bind.TF_ATTR_BOOL),
+    ...of(spec.float, bind.TF_ATTR_FLOAT),
+    ...of(spec.string, bind.TF_ATTR_STRING),
+  ];
+}
+
 /** The active tfjs-node backend; call only when `tensorflowAvailable()`. */
 export function tensorflowBackend(): TFBackend {
   return tf.backend() as unknown as TFBackend;
@@ -140,10 +162,10 @@ export class TensorflowOps {
 
   /** Attributes: a bool, an int. */
   bool(name: string, value: boolean): TFAttr {
-    return { name, type: this.bind.TF_ATTR_BOOL, value };
+    return tfAttrs(this.bind, { bool: { [name]: value } })[0]!;
   }
   int(name: string, value: number): TFAttr {
-    return { name, type: this.bind.TF_ATTR_INT, value };
+    return tfAttrs(this.bind, { int: { [name]: value } })[0]!;
   }
 
   /** `t` along `axis` as `n` handles (TensorFlow's Unpack). */

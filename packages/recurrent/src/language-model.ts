@@ -9,7 +9,7 @@
 // Variables (stable names, for checkpoints): `embedding/table`, `layer<ℓ>/<cell>/<weight>`
 // (e.g. `layer0/lstm/W_x`), `head/W_hy`, `head/b_y`.
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, glorotUniform, hashSeed, makeVariable, prefixed, Rng, runTensorflowOp, ShapeError, sparseSoftmaxCrossEntropy, tensorflowNativeOps, type SetWeightsOptions, type TFBinding } from '@attend/core';
+import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, ConfigError, configure, countParams, glorotUniform, hashSeed, makeVariable, prefixed, Rng, runTensorflowOp, ShapeError, sparseSoftmaxCrossEntropy, tensorflowNativeOps, tfAttrs, type SetWeightsOptions } from '@attend/core';
 import { ACTIVATIONS, CELL_KINDS, type Activation, type CellKind } from './cell.js';
 import { Embedding } from './embedding.js';
 import { checkSamplingOptions, sampleToken, type SamplingOptions } from './sampling.js';
@@ -258,8 +258,7 @@ export class RNNLanguageModel {
         return [cell.W_x, cell.W_h, cell.b];
       });
       const states = s.h.flatMap((h, l) => [h, s.c![l]!]);
-      const int = (b: TFBinding, name: string, value: number) => ({ name, type: b.TF_ATTR_INT, value });
-      const [logits, ...next] = runTensorflowOp('AttendLstmLmStep', [ids, this.embedding.table, ...weights, ...states, this.W_hy, this.b_y], (b) => [int(b, 'N', 3 * L), int(b, 'M', 2 * L)], 1 + 2 * L);
+      const [logits, ...next] = runTensorflowOp('AttendLstmLmStep', [ids, this.embedding.table, ...weights, ...states, this.W_hy, this.b_y], (b) => tfAttrs(b, { int: { N: 3 * L, M: 2 * L } }), 1 + 2 * L);
       return { logits: logits as tf.Tensor2D, state: { h: next.filter((_, i) => i % 2 === 0) as tf.Tensor2D[], c: next.filter((_, i) => i % 2 === 1) as tf.Tensor2D[] } };
     } finally {
       if (!state) tf.dispose(s);

@@ -18,7 +18,7 @@
 // ./lstm.ts, ./gru.ts (the taught GRU, reset before the candidate's matmul, and the reset-after
 // variant) and ./simple-rnn.ts.
 import * as tf from '@tensorflow/tfjs-core';
-import { columnSums, runTensorflowOp, tensorflowNativeOps, TensorflowOps, type TFBinding, type TFHandle } from '@attend/core';
+import { columnSums, runTensorflowOp, tensorflowNativeOps, TensorflowOps, tfAttrs, type TFBinding, type TFHandle } from '@attend/core';
 import { recordingGradients } from './derived-weights.js';
 import { unpackSequence } from './sequence-mask.js';
 import { swapFG } from './tensorflow-step.js';
@@ -258,7 +258,7 @@ const rnnReluOps = rnnOps('relu');
 
 /** The vanilla RNN with Attend's native ops: one AttendRnnRecurrence call each way (see lstmNative). */
 function rnnNative(activation: 'tanh' | 'relu') {
-  const attrs = (bind: TFBinding) => [{ name: 'relu', type: bind.TF_ATTR_BOOL, value: activation === 'relu' }];
+  const attrs = (bind: TFBinding) => tfAttrs(bind, { bool: { relu: activation === 'relu' } });
   return tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[]) => {
     const [x, W_xh, W_hh, b, h0, save] = args as [tf.Tensor3D, tf.Tensor2D, tf.Tensor2D, tf.Tensor1D, tf.Tensor2D, tf.GradSaveFunc];
     const [B, T] = x.shape;
@@ -484,7 +484,7 @@ const gruResetAfterOps = tf.customGrad(((...args: (tf.Tensor | tf.GradSaveFunc)[
     const [zrzId, znId, whId, bhId, h0Id] = ops.ids([zrz, zn, W_h, b_h, h0]);
     const axis1 = ops.int32(1);
     const sizes = ops.int32([2 * H, H]);
-    const splitVAttrs = [ops.int('num_split', 2), ops.float, { name: 'Tlen', type: ops.bind.TF_ATTR_TYPE, value: ops.bind.TF_INT32 }];
+    const splitVAttrs = tfAttrs(ops.bind, { type: { T: 'float32', Tlen: 'int32' }, int: { num_split: 2 } });
     const Zrz = ops.unstack(zrzId!, T, 1); // T × [B, 2H]
     const Zn = ops.unstack(znId!, T, 1); // T × [B, H]
     const [S, R, Z, N, An, Dn, Hs] = [[], [], [], [], [], [], []] as TFHandle[][];

@@ -7,13 +7,13 @@
 // Only the tfjs-node backend object is touched (no Node import), so this file is browser-safe: in a
 // browser `tensorflowAvailable()` is simply false.
 import * as tf from '@tensorflow/tfjs-core';
-import { runTensorflowOp, tensorflowAvailable, type TFBinding } from '@attend/core';
+import { runTensorflowOp, tensorflowAvailable, tfAttrs, type TFBinding } from '@attend/core';
 import { DerivedWeights, recordingGradients } from './derived-weights.js';
 
 export { tensorflowAvailable };
 
 /** The attribute T = float32 that TensorFlow's RNN cell ops take. */
-const floatT = (bind: TFBinding) => [{ name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT }];
+const floatT = (bind: TFBinding) => tfAttrs(bind, { type: { T: 'float32' } });
 
 /** Swaps gate blocks 1 and 2 along the last axis: i, f, g, o ⇄ i, g, f, o (TensorFlow's LSTM order; its own inverse). */
 export function swapFG(w: tf.Tensor, H: number): tf.Tensor {
@@ -48,12 +48,8 @@ export function tensorflowStepAvailable(): boolean {
 export function lstmStepTensorflow(owner: object, x: tf.Tensor2D, W_x: tf.Tensor2D, W_h: tf.Tensor2D, b: tf.Tensor1D, h: tf.Tensor2D, c: tf.Tensor2D): { h: tf.Tensor2D; c: tf.Tensor2D } {
   const [w, bb, zeros] = packLstm(owner, W_x, W_h, b);
   // Inputs: x, cs_prev, h_prev, w, wci, wcf, wco, b. Outputs: i, cs, f, o, ci, co, h.
-  const t = runTensorflowOp('LSTMBlockCell', [x, c, h, w, zeros, zeros, zeros, bb], (bind) => [
-    { name: 'T', type: bind.TF_ATTR_TYPE, value: bind.TF_FLOAT },
-    { name: 'use_peephole', type: bind.TF_ATTR_BOOL, value: false },
-    { name: 'forget_bias', type: bind.TF_ATTR_FLOAT, value: 0 },
-    { name: 'cell_clip', type: bind.TF_ATTR_FLOAT, value: -1 },
-  ], 7);
+  const t = runTensorflowOp('LSTMBlockCell', [x, c, h, w, zeros, zeros, zeros, bb], (bind) =>
+    tfAttrs(bind, { type: { T: 'float32' }, bool: { use_peephole: false }, float: { forget_bias: 0, cell_clip: -1 } }), 7);
   tf.dispose([t[0]!, t[2]!, t[3]!, t[4]!, t[5]!]);
   return { h: t[6] as tf.Tensor2D, c: t[1] as tf.Tensor2D };
 }

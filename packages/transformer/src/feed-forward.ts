@@ -2,7 +2,7 @@
 //   FFN(x) = act(x·W_1 + b_1)·W_2 + b_2,   d → d_ff → d (the paper: d_ff = 4d, ReLU; GPT-2 and
 // nanoGPT: GELU, Hendrycks & Gimpel 2016, in its tanh approximation), with dropout after it.
 import * as tf from '@tensorflow/tfjs-core';
-import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, configure, countParams, hashSeed, prefixed, Rng, runTensorflowOp, tensorflowAvailable, type SetWeightsOptions } from '@attend/core';
+import { assertBool, assertChoice, assertInt, assertNumber, assignWeights, configure, countParams, hashSeed, prefixed, Rng, runTensorflowOp, tensorflowAvailable, tfAttrs, type SetWeightsOptions } from '@attend/core';
 import { Dense } from './dense.js';
 import { biasGelu, biasGeluAvailable, GELU_A, GELU_C, geluKernel, geluKernelAvailable } from './gelu-kernel.js';
 
@@ -11,7 +11,7 @@ export const FEED_FORWARD_ACTIVATIONS: readonly FeedForwardActivation[] = ['relu
 
 /** q·s·(1 − s): TensorFlow's fused SigmoidGrad on tfjs-node (one op), else three tfjs ops. */
 function sigmoidGrad(s: tf.Tensor, q: tf.Tensor): tf.Tensor {
-  if (tensorflowAvailable()) return runTensorflowOp('SigmoidGrad', [s, q], (b) => [{ name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT }], 1)[0]!;
+  if (tensorflowAvailable()) return runTensorflowOp('SigmoidGrad', [s, q], (b) => tfAttrs(b, { type: { T: 'float32' } }), 1)[0]!;
   return tf.mul(tf.mul(s, tf.sub(1, s)), q);
 }
 

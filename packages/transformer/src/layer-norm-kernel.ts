@@ -15,7 +15,7 @@
 //   AttendLayerNorm      x [N…, D], gamma [D], beta [D] (optional) (attr eps) → y, x̂ (both shaped like x), rstd [N]
 //   AttendLayerNormGrad  dy, x̂, rstd, gamma → dx, dγ, dβ
 import * as tf from '@tensorflow/tfjs-core';
-import { cpuArrayIO, f32Bits, runTensorflowOp, ShapeError, simdKernels, tensorflowNativeOps, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type SimdKernels, type WebGPUBackendLike } from '@attend/core';
+import { cpuArrayIO, f32Bits, runTensorflowOp, ShapeError, simdKernels, tensorflowNativeOps, tfAttrs, wasmArrayIO, webgpuRowProgram, wgslFloat, type KernelArrayIO, type SimdKernels, type WebGPUBackendLike } from '@attend/core';
 
 export const LAYER_NORM = 'AttendLayerNorm';
 export const LAYER_NORM_GRAD = 'AttendLayerNormGrad';
@@ -165,7 +165,7 @@ function webgpuGrad(args: Args): tf.TensorInfo[] {
 const tensorflowForward = ((args: Args) => {
   const { x, gamma, beta } = args.inputs as Record<string, tf.TensorInfo>;
   const eps = (args.attrs as { eps: number }).eps;
-  return runTensorflowOp('AttendLayerNorm', [x!, gamma!, beta ?? null], (b) => [{ name: 'eps', type: b.TF_ATTR_FLOAT, value: eps }], 3);
+  return runTensorflowOp('AttendLayerNorm', [x!, gamma!, beta ?? null], (b) => tfAttrs(b, { float: { eps } }), 3);
 }) as unknown as tf.KernelFunc;
 
 const tensorflowGrad = ((args: Args) => {

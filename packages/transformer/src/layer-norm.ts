@@ -5,7 +5,7 @@
 // it (pre-LN, Xiong et al. 2020; GPT-2).
 import * as tf from '@tensorflow/tfjs-core';
 import { layerNormKernel, layerNormKernelAvailable } from './layer-norm-kernel.js';
-import { assertBool, assertInt, assertNumber, assignWeights, columnSums, configure, countParams, makeVariable, runTensorflowOp, ShapeError, tensorflowAvailable, type SetWeightsOptions, type TFBinding } from '@attend/core';
+import { assertBool, assertInt, assertNumber, assignWeights, columnSums, configure, countParams, makeVariable, runTensorflowOp, ShapeError, tensorflowAvailable, tfAttrs, type SetWeightsOptions, type TFBinding } from '@attend/core';
 
 export interface LayerNormConfig {
   /** Size of the normalised (last) axis. Required. */
@@ -93,14 +93,12 @@ export class LayerNorm {
 
 /** FusedBatchNormV3 / FusedBatchNormGradV3's attributes: float32, NCHW, training statistics. */
 function batchNormAttrs(b: TFBinding, eps: number, withAvgFactor: boolean) {
-  const attrs = [
-    { name: 'T', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-    { name: 'U', type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
-    { name: 'epsilon', type: b.TF_ATTR_FLOAT, value: eps },
-    { name: 'data_format', type: b.TF_ATTR_STRING, value: 'NCHW' },
-    { name: 'is_training', type: b.TF_ATTR_BOOL, value: true },
-  ];
-  return withAvgFactor ? [...attrs, { name: 'exponential_avg_factor', type: b.TF_ATTR_FLOAT, value: 1 }] : attrs;
+  return tfAttrs(b, {
+    type: { T: 'float32', U: 'float32' },
+    float: withAvgFactor ? { epsilon: eps, exponential_avg_factor: 1 } : { epsilon: eps },
+    string: { data_format: 'NCHW' },
+    bool: { is_training: true },
+  });
 }
 
 /**
