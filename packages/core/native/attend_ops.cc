@@ -140,6 +140,17 @@ int Shards(OpKernelContext* ctx, int64_t B, int64_t H) {
   return static_cast<int>(std::max<int64_t>(1, std::min<int64_t>(threads, most)));
 }
 
+// The LSTM cell (packages/recurrent/src/lstm.ts) on one row of a shard's pre-activations
+// z = [i | f | g | o], n units each, activated in place (i and f as one run): c = f ⊙ c_prev + i ⊙ g,
+// h = o ⊙ tanh(c). `c` may be `c_prev` (updated in place).
+inline void LstmCell(float* z, int64_t n, const float* c_prev, float* c, float* h) {
+  Array ifz(z, 2 * n), gz(z + 2 * n, n), oz(z + 3 * n, n);
+  ifz = ifz.logistic(), gz = gz.tanh(), oz = oz.logistic();
+  Array cv(c, n), hv(h, n);
+  cv = ifz.tail(n) * ArrayC(c_prev, n) + ifz.head(n) * gz;  // c_t = f ⊙ c_{t−1} + i ⊙ g
+  hv = oz * cv.tanh();                                      // h_t = o ⊙ tanh(c_t)
+}
+
 REGISTER_OP("AttendLstmRecurrence")
     .Input("zx: float")
     .Input("w_h: float")
@@ -196,15 +207,12 @@ class LstmRecurrence : public OpKernel {
           const float* xr = Zx + (b * T + t) * G + lo;
           for (int g = 0; g < 4; g++)
             for (int64_t u = 0; u < n; u++) zr[g * n + u] += xr[g * H + u];
-          Array ifz(zr, 2 * n), gz(zr + 2 * n, n), oz(zr + 3 * n, n);
-          ifz = ifz.logistic(), gz = gz.tanh(), oz = oz.logistic();
-          Array cv(c.data() + b * H + lo, n), hv(hn + b * H + lo, n);
-          cv = ifz.tail(n) * cv + ifz.head(n) * gz;  // c_t = f ⊙ c_{t−1} + i ⊙ g
-          hv = oz * cv.tanh();                      // h_t = o ⊙ tanh(c_t)
+          float *cr = c.data() + b * H + lo, *hr = hn + b * H + lo;
+          LstmCell(zr, n, cr, cr, hr);
           float* ar = A + (t * B + b) * G + lo;
           for (int g = 0; g < 4; g++) std::copy(zr + g * n, zr + (g + 1) * n, ar + g * H);
-          std::copy(cv.data(), cv.data() + n, C + (t * B + b) * H + lo);
-          std::copy(hv.data(), hv.data() + n, HC + (b * (T + 1) + t) * H + lo);
+          std::copy(cr, cr + n, C + (t * B + b) * H + lo);
+          std::copy(hr, hr + n, HC + (b * (T + 1) + t) * H + lo);
         }
       });
     }
@@ -371,11 +379,7 @@ class LstmLmStep : public OpKernel {
             for (int g = 0; g < 4; g++) Array(z.data() + g * n, n) += x[k] * ArrayC(Wx + k * G + g * H + lo, n);
           for (int64_t k = 0; k < H; k++)
             for (int g = 0; g < 4; g++) Array(z.data() + g * n, n) += h0[b * H + k] * ArrayC(Wh + k * G + g * H + lo, n);
-          Array i(z.data(), n), f(z.data() + n, n), gg(z.data() + 2 * n, n), o(z.data() + 3 * n, n);
-          i = i.logistic(), f = f.logistic(), gg = gg.tanh(), o = o.logistic();
-          Array c(cn[l] + b * H + lo, n), h(hn[l] + b * H + lo, n);
-          c = f * ArrayC(c0 + b * H + lo, n) + i * gg;  // c_t = f ⊙ c_{t−1} + i ⊙ g
-          h = o * c.tanh();                               // h_t = o ⊙ tanh(c_t)
+          LstmCell(z.data(), n, c0 + b * H + lo, cn[l] + b * H + lo, hn[l] + b * H + lo);
         }
       });
     }
@@ -839,6 +843,23 @@ void ParallelRange(OpKernelContext* ctx, int64_t n, int64_t cost, const std::fun
   ctx->device()->tensorflow_cpu_worker_threads()->workers->ParallelFor(n, cost, fn);
 }
 
+// Σ over the rows r ∈ [0, N) of what row(r, acc, tmp) adds into acc (W floats; tmp: `scratch` floats
+// of the calling thread's own), in fixed chunks of rows over the intra-op threads whose partial sums
+// are added in order: the same result whatever the threads' timing. `cost` ≈ cycles a row.
+template <typename Row>
+Floats SumOverRows(OpKernelContext* ctx, int64_t N, int64_t W, int64_t scratch, int64_t cost, Row row) {
+  const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(32, N / 16));
+  Floats partial(chunks * W, 0.f);
+  ParallelRange(ctx, chunks, cost * (N / chunks + 1), [&](int64_t c0, int64_t c1) {
+    Floats tmp(scratch);
+    for (int64_t c = c0; c < c1; c++)
+      for (int64_t r = c * N / chunks; r < (c + 1) * N / chunks; r++) row(r, partial.data() + c * W, tmp.data());
+  });
+  Floats sum(W, 0.f);
+  for (int64_t c = 0; c < chunks; c++) Array(sum.data(), W) += ArrayC(partial.data() + c * W, W);
+  return sum;
+}
+
 REGISTER_OP("AttendLayerNorm")
     .Input("x: float")
     .Input("gamma: float")
@@ -918,27 +939,17 @@ class LayerNormGrad : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(2, gamma.shape(), &dbeta));
     const float *DY = dy.flat<float>().data(), *XH = xhat.flat<float>().data(), *R = rstd.flat<float>().data(), *G = gamma.flat<float>().data();
     float* DX = dx->flat<float>().data();
-    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(32, N / 16));
-    Floats partial(chunks * 2 * D, 0.f);  // per chunk: Σ dy ⊙ x̂, Σ dy
-    ParallelRange(ctx, chunks, 12 * D * (N / chunks + 1), [&](int64_t c0, int64_t c1) {
-      Floats gbuf(D);
-      Array gv(gbuf.data(), D);
-      ArrayC gam(G, D);
-      for (int64_t c = c0; c < c1; c++) {
-        Array sg(partial.data() + c * 2 * D, D), sb(partial.data() + c * 2 * D + D, D);
-        for (int64_t r = c * N / chunks; r < (c + 1) * N / chunks; r++) {
-          ArrayC d(DY + r * D, D), h(XH + r * D, D);
-          sg += d * h;
-          sb += d;
-          gv = d * gam;
-          const float mg = gv.mean(), mgh = (gv * h).mean();
-          Array(DX + r * D, D) = R[r] * (gv - mg - h * mgh);
-        }
-      }
+    const Floats sums = SumOverRows(ctx, N, 2 * D, D, 12 * D, [&](int64_t r, float* acc, float* tmp) {  // Σ dy ⊙ x̂ | Σ dy
+      ArrayC d(DY + r * D, D), h(XH + r * D, D);
+      Array(acc, D) += d * h;
+      Array(acc + D, D) += d;
+      Array gv(tmp, D);
+      gv = d * ArrayC(G, D);
+      const float mg = gv.mean(), mgh = (gv * h).mean();
+      Array(DX + r * D, D) = R[r] * (gv - mg - h * mgh);
     });
-    Array dg(dgamma->flat<float>().data(), D), db(dbeta->flat<float>().data(), D);
-    dg.setZero(), db.setZero();
-    for (int64_t c = 0; c < chunks; c++) dg += ArrayC(partial.data() + c * 2 * D, D), db += ArrayC(partial.data() + c * 2 * D + D, D);
+    std::copy(sums.data(), sums.data() + D, dgamma->flat<float>().data());
+    std::copy(sums.data() + D, sums.data() + 2 * D, dbeta->flat<float>().data());
   }
 };
 REGISTER_KERNEL_BUILDER(Name("AttendLayerNormGrad").Device(DEVICE_CPU), LayerNormGrad);
@@ -1033,25 +1044,15 @@ class BiasGeluGrad : public OpKernel {
     OP_REQUIRES_OK(ctx, ctx->allocate_output(1, b.shape(), &db));
     const float *X = x.flat<float>().data(), *Bv = b.flat<float>().data(), *DY = dy.flat<float>().data();
     float* DX = dx->flat<float>().data();
-    const int64_t chunks = std::max<int64_t>(1, std::min<int64_t>(32, N / 16));
-    Floats partial(chunks * F, 0.f);
-    ParallelRange(ctx, chunks, 60 * F * (N / chunks + 1), [&](int64_t c0, int64_t c1) {
-      Floats tb(F);
-      Array t(tb.data(), F);
-      for (int64_t c = c0; c < c1; c++) {
-        Array sum(partial.data() + c * F, F);
-        for (int64_t r = c * N / chunks; r < (c + 1) * N / chunks; r++) {
-          const auto v = (ArrayC(X + r * F, F) + ArrayC(Bv, F)).max(-10.f).min(10.f);
-          t = (kGeluC * v * (1.f + kGeluA * v * v)).tanh();
-          Array d(DX + r * F, F);
-          d = ArrayC(DY + r * F, F) * (0.5f * ((1.f + t) + v * (1.f - t * t) * kGeluC * (1.f + 3.f * kGeluA * v * v)));
-          sum += d;
-        }
-      }
+    const Floats sum = SumOverRows(ctx, N, F, F, 60 * F, [&](int64_t r, float* acc, float* tmp) {
+      const auto v = (ArrayC(X + r * F, F) + ArrayC(Bv, F)).max(-10.f).min(10.f);
+      Array t(tmp, F);
+      t = (kGeluC * v * (1.f + kGeluA * v * v)).tanh();
+      Array d(DX + r * F, F);
+      d = ArrayC(DY + r * F, F) * (0.5f * ((1.f + t) + v * (1.f - t * t) * kGeluC * (1.f + 3.f * kGeluA * v * v)));
+      Array(acc, F) += d;
     });
-    Array dbv(db->flat<float>().data(), F);
-    dbv.setZero();
-    for (int64_t c = 0; c < chunks; c++) dbv += ArrayC(partial.data() + c * F, F);
+    std::copy(sum.data(), sum.data() + F, db->flat<float>().data());
   }
 };
 REGISTER_KERNEL_BUILDER(Name("AttendBiasGeluGrad").Device(DEVICE_CPU), BiasGeluGrad);
